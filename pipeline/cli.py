@@ -1,0 +1,307 @@
+"""The `podinsights` command: thin wrappers that parse options and call the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import sqlite_utils
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgressBar
+from rich.table import Table
+
+from . import __version__
+from . import db as dbmod
+from . import episodes as episodes_mod
+from . import feeds as feeds_mod
+from .download import download_episodes
+from .errors import PipelineError
+from .ingest import run_ingest
+from .opml import write_opml
+
+app = typer.Typer(
+    help="Podcast transcript insights: feeds in, transcripts and leadership themes out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+feeds_app = typer.Typer(
+    help="Manage subscriptions (rows in the feeds table).", no_args_is_help=True
+)
+app.add_typer(feeds_app, name="feeds")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
+
+
+@dataclass
+class State:
+    db_path: Path
+    data_dir: Path
+    quiet: bool
+    _db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = dbmod.connect(self.db_path)
+        return self._db
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"podinsights {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        Path,
+        typer.Option(envvar="PODINSIGHTS_DB", help="SQLite database file."),
+    ] = Path("data/podinsights.db"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for audio, models and logs [default: the database's folder]."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log.")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """Podcast transcript insights: feeds in, transcripts and leadership themes out."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    ctx.obj = State(db_path=db, data_dir=data_dir or db.parent, quiet=quiet)
+
+
+def handle_errors(func: F) -> F:
+    """A PipelineError becomes one sentence on stderr and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as exc:
+            err.print(f"Error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(rows: Any) -> None:
+    sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    if not rows:
+        err.print(empty)
+        return
+    table = Table(*columns, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
+    out.print(table)
+
+
+class BarProgress:
+    """The library's Progress hook drawn as rich bars (one per task)."""
+
+    def __init__(self, bar: RichProgressBar):
+        self.bar = bar
+        self.tasks: dict[str, TaskID] = {}
+
+    def start(self, key: str, label: str, total: float | None) -> None:
+        self.tasks[key] = self.bar.add_task(label, total=total)
+
+    def advance(self, key: str, amount: float) -> None:
+        self.bar.advance(self.tasks[key], amount)
+
+    def finish(self, key: str) -> None:
+        self.bar.remove_task(self.tasks.pop(key))
+
+
+@contextmanager
+def progress_bars(state: State) -> Iterator[BarProgress | None]:
+    """Bars on a terminal; nothing under --quiet or when output is piped."""
+    if state.quiet or not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with RichProgressBar(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:
+        yield BarProgress(bar)
+
+
+# Feeds -------------------------------------------------------------------------
+
+
+@feeds_app.command("add")
+@handle_errors
+def feeds_add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="Feed URL, or path to a local feed file.")],
+) -> None:
+    """Subscribe to a feed (nothing is fetched until `poll` or `ingest`)."""
+    feed = feeds_mod.add_feed(ctx.obj.db, url)
+    err.print(f"Subscribed: feed {feed['id']} {feed['url']}", markup=False)
+
+
+@feeds_app.command("list")
+@handle_errors
+def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List subscriptions with their state and episode counts."""
+    rows = feeds_mod.list_feeds(ctx.obj.db)
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["id", "title", "url", "status", "episodes", "polled_at", "last_error"]
+    print_table(rows, columns, "No subscriptions: add one with `podinsights feeds add URL`.")
+
+
+@feeds_app.command("remove")
+@handle_errors
+def feeds_remove(
+    ctx: typer.Context,
+    feed: Annotated[str, typer.Argument(help="Feed id, URL or path.")],
+) -> None:
+    """Unsubscribe, deleting the feed's episodes from the database (audio files stay)."""
+    removed = feeds_mod.remove_feed(ctx.obj.db, feed)
+    err.print(f"Removed feed {removed['id']} {removed['url']}", markup=False)
+
+
+@feeds_app.command("import")
+@handle_errors
+def feeds_import(
+    ctx: typer.Context,
+    opml: Annotated[Path, typer.Argument(help="OPML file, as exported by podcast apps.")],
+) -> None:
+    """Subscribe to every feed in an OPML file."""
+    added = feeds_mod.import_opml(ctx.obj.db, opml)
+    err.print(f"{len(added)} feeds in {opml}; subscribed to all of them.")
+
+
+@feeds_app.command("export")
+@handle_errors
+def feeds_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write the subscriptions as OPML."""
+    text = write_opml(feeds_mod.list_feeds(ctx.obj.db))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+# Stages ------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def poll(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option(help="Ignore ETag/Last-Modified; fetch everything.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch every subscribed feed and record new and changed episodes."""
+    results = [vars(r) for r in feeds_mod.poll_feeds(ctx.obj.db, force=force)]
+    if as_json:
+        emit_json(results)
+    else:
+        columns = ["feed_id", "title", "outcome", "new", "updated", "error"]
+        print_table(results, columns, "No subscriptions to poll.")
+    if any(r["error"] for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def download(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
+    workers: Annotated[int, typer.Option(help="Downloads at once.")] = 3,
+) -> None:
+    """Download the audio of new episodes (and retry failed ones that are due)."""
+    state: State = ctx.obj
+    failures = done = 0
+    with progress_bars(state) as bars:
+        for result in download_episodes(
+            state.db, state.data_dir, limit=limit, workers=workers, progress=bars
+        ):
+            if result.ok:
+                done += 1
+            else:
+                failures += 1
+                err.print(
+                    f"Failed: {result.title or result.episode_id}: {result.error}", markup=False
+                )
+    err.print(f"{done} downloaded, {failures} failed.")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def ingest(
+    ctx: typer.Context,
+    feeds: Annotated[
+        Path | None, typer.Option(help="OPML file: subscribe to every feed in it first.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many episodes per stage.")] = None,
+) -> None:
+    """Run every stage in order, each incremental: subscribe, poll, download."""
+    state: State = ctx.obj
+    with progress_bars(state) as bars:
+        summary = run_ingest(state.db, state.data_dir, feeds_file=feeds, limit=limit, progress=bars)
+    for error in summary.errors:
+        err.print(f"Failed: {error}", markup=False)
+    out.print(summary.line(), markup=False, highlight=False)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handle_errors
+def episodes(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only this state: {', '.join(dbmod.STATUSES)}.")
+    ] = None,
+    feed: Annotated[int | None, typer.Option(help="Only this feed id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List episodes with their state (and, for failed ones, why)."""
+    if status and status not in dbmod.STATUSES:
+        raise PipelineError(f"Unknown status {status!r}: use one of {', '.join(dbmod.STATUSES)}.")
+    rows = episodes_mod.list_episodes(ctx.obj.db, status=status, feed=feed)
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["id", "feed", "title", "published", "status", "last_error"]
+    print_table(rows, columns, "No episodes.")

@@ -1,0 +1,208 @@
+"""The one SQLite database: connection settings, schema and migrations.
+
+Each stage owns some columns (see docs/architecture.md) and upserts only those,
+so re-running a stage never wipes what a later stage wrote.  The schema is
+versioned with ``PRAGMA user_version``: MIGRATIONS[i] takes a database from
+version i to i + 1, so an older database opens and upgrades in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import PipelineError
+
+# Episode states, in the order an episode moves through them.
+NEW = "new"
+DOWNLOADED = "downloaded"
+TRANSCRIBED = "transcribed"
+ANALYSED = "analysed"
+FAILED = "failed"
+STATUSES = (NEW, DOWNLOADED, TRANSCRIBED, ANALYSED, FAILED)
+
+# Feed states.
+FEED_ACTIVE = "active"
+FEED_GONE = "gone"  # HTTP 410: never polled again
+
+# Columns each stage writes on the episodes table.
+POLLER_COLUMNS = (
+    "feed_id",
+    "guid",
+    "title",
+    "published",
+    "description",
+    "description_html",
+    "link",
+    "image",
+    "enclosure_url",
+    "enclosure_type",
+    "enclosure_length",
+    "itunes_duration",
+    "season",
+    "episode_number",
+    "transcripts",
+    "persons",
+    "chapters",
+    "updated_at",
+)
+DOWNLOAD_COLUMNS = ("audio_path", "audio_sha256", "audio_size", "downloaded_at")
+STATE_COLUMNS = ("status", "failed_stage", "attempts", "last_error", "retry_after")
+
+MIGRATIONS: list[str] = [
+    # 1: feeds, episodes and runs.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        title TEXT,
+        link TEXT,
+        description TEXT,
+        language TEXT,
+        author TEXT,
+        image TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        etag TEXT,
+        last_modified TEXT,
+        previous_url TEXT,
+        http_status INTEGER,
+        last_error TEXT,
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        polled_at TEXT
+    );
+    CREATE TABLE episodes (
+        id TEXT PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        title TEXT,
+        published TEXT,
+        description TEXT,
+        description_html TEXT,
+        link TEXT,
+        image TEXT,
+        enclosure_url TEXT,
+        enclosure_type TEXT,
+        enclosure_length INTEGER,
+        itunes_duration REAL,
+        season INTEGER,
+        episode_number INTEGER,
+        transcripts TEXT,
+        persons TEXT,
+        chapters TEXT,
+        status TEXT NOT NULL DEFAULT 'new',
+        failed_stage TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        retry_after TEXT,
+        audio_path TEXT,
+        audio_sha256 TEXT,
+        audio_size INTEGER,
+        downloaded_at TEXT,
+        first_seen_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+        updated_at TEXT,
+        UNIQUE (feed_id, guid)
+    );
+    CREATE INDEX episodes_status ON episodes(status);
+    CREATE INDEX episodes_published ON episodes(published);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        pid INTEGER,
+        status TEXT NOT NULL DEFAULT 'running',
+        command TEXT,
+        counts TEXT,
+        errors TEXT,
+        log_path TEXT
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DatabaseError(PipelineError):
+    """The database file cannot be opened or is newer than this program."""
+
+
+def utcnow() -> str:
+    """Now as UTC ISO 8601 with a Z, to the second: the format of every stored time."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open (and create or upgrade) the database at ``path``; ":memory:" works too."""
+    memory = str(path) == ":memory:"
+    if not memory:
+        path = Path(path)
+        if not path.exists() and not create:
+            raise DatabaseError(f"No database at {path}: run `podinsights ingest` first.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        db = sqlite_utils.Database(conn)
+        configure(db, wal=not memory)
+        ensure_schema(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"Cannot open database {path}: {exc}.") from exc
+    return db
+
+
+def configure(db: sqlite_utils.Database, *, wal: bool = True) -> None:
+    if wal:
+        db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA synchronous=NORMAL")
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Apply every migration the database has not seen yet, each in one transaction."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"The database has schema version {version}, newer than this program's "
+            f"{SCHEMA_VERSION}: upgrade podinsights."
+        )
+    for number in range(version, SCHEMA_VERSION):
+        with transaction(db):
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (executescript would commit early)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One explicit write transaction: all of it commits or none of it does.
+
+    BEGIN IMMEDIATE takes the write lock up front, so a second writer waits
+    (busy timeout) instead of failing half-way through.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

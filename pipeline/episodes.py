@@ -1,0 +1,108 @@
+"""Episode states: what each stage picks up next, and how failures are retried.
+
+An episode moves new -> downloaded -> transcribed -> analysed.  A stage that
+fails sets status 'failed' with the stage name, the error and a time before
+which it is not retried (exponential backoff); after MAX_ATTEMPTS the episode
+is parked (retry_after NULL) until `podinsights retry` forces it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from .db import FAILED, utcnow
+from .errors import PipelineError
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(hours=1)  # 1 h, 2 h, 4 h, 8 h: nightly runs retry the next night
+
+
+class EpisodeNotFound(PipelineError):
+    pass
+
+
+def pending(stage: str, ready_status: str) -> tuple[str, dict[str, str]]:
+    """SQL condition and parameters for episodes a stage should take next:
+    those in its ready state, and those that failed in it and are due a retry."""
+    sql = (
+        "(status = :ready or (status = :failed and failed_stage = :stage"
+        " and retry_after is not null and retry_after <= :now))"
+    )
+    return sql, {"ready": ready_status, "failed": FAILED, "stage": stage, "now": utcnow()}
+
+
+def mark_failed(
+    db: sqlite_utils.Database, episode_id: str, stage: str, error: str, *, permanent: bool = False
+) -> None:
+    row = db["episodes"].get(episode_id)
+    attempts = (row["attempts"] or 0) + 1 if row["failed_stage"] == stage else 1
+    parked = permanent or attempts >= MAX_ATTEMPTS
+    retry_after = None
+    if not parked:
+        delay = BACKOFF_BASE * 2 ** (attempts - 1)
+        retry_after = (datetime.now(UTC) + delay).replace(microsecond=0).isoformat()
+        retry_after = retry_after.replace("+00:00", "Z")
+    db["episodes"].update(
+        episode_id,
+        {
+            "status": FAILED,
+            "failed_stage": stage,
+            "attempts": attempts,
+            "last_error": error,
+            "retry_after": retry_after,
+        },
+    )
+
+
+def mark_done(db: sqlite_utils.Database, episode_id: str, status: str, **columns: Any) -> None:
+    """Move to the next state and clear any failure left from earlier attempts."""
+    db["episodes"].update(
+        episode_id,
+        {
+            **columns,
+            "status": status,
+            "failed_stage": None,
+            "attempts": 0,
+            "last_error": None,
+            "retry_after": None,
+        },
+    )
+
+
+def find_episode(db: sqlite_utils.Database, ident: str) -> dict[str, Any]:
+    """An episode by id, unique id prefix, or exact GUID."""
+    rows = list(
+        db.query(
+            "select * from episodes where id = :i or guid = :i or id like :prefix limit 2",
+            {"i": ident, "prefix": ident + "%"},
+        )
+    )
+    if not rows:
+        raise EpisodeNotFound(f"No episode matches {ident!r}: see `podinsights episodes`.")
+    if len(rows) > 1 and rows[0]["id"] != ident:
+        raise EpisodeNotFound(f"{ident!r} matches more than one episode: give more of its id.")
+    return rows[0]
+
+
+def list_episodes(
+    db: sqlite_utils.Database, status: str | None = None, feed: int | None = None
+) -> list[dict[str, Any]]:
+    clauses, params = ["1"], {}
+    if status:
+        clauses.append("e.status = :status")
+        params["status"] = status
+    if feed is not None:
+        clauses.append("e.feed_id = :feed")
+        params["feed"] = feed
+    sql = f"""
+        select e.id, f.title as feed, e.title, e.published, e.status, e.failed_stage,
+               e.attempts, e.last_error, e.retry_after, e.enclosure_url, e.audio_path,
+               e.audio_size, e.itunes_duration
+        from episodes e join feeds f on f.id = e.feed_id
+        where {" and ".join(clauses)}
+        order by e.published desc, e.id
+    """
+    return list(db.query(sql, params))

@@ -1,0 +1,62 @@
+"""Plain records passed between stages."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def episode_id(feed_id: int, guid: str) -> str:
+    """The stable id of an episode: derived from its natural key (feed, GUID)."""
+    return hashlib.sha1(f"{feed_id}\n{guid}".encode()).hexdigest()[:12]
+
+
+@dataclass
+class FeedInfo:
+    """What a poll learns about a feed itself."""
+
+    title: str | None = None
+    link: str | None = None
+    description: str | None = None
+    language: str | None = None
+    author: str | None = None
+    image: str | None = None
+    new_url: str | None = None  # itunes:new-feed-url or <redirect><newLocation>
+    next_page: str | None = None  # RFC 5005 rel="next"
+
+
+@dataclass
+class Episode:
+    """One feed item, as the poller sees it."""
+
+    guid: str
+    title: str | None = None
+    published: str | None = None  # UTC ISO 8601
+    description: str | None = None  # plain text
+    description_html: str | None = None
+    link: str | None = None
+    image: str | None = None
+    enclosure_url: str | None = None
+    enclosure_type: str | None = None
+    enclosure_length: int | None = None
+    itunes_duration: float | None = None
+    season: int | None = None
+    episode_number: int | None = None
+    transcripts: list[dict[str, Any]] = field(default_factory=list)
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    chapters: dict[str, Any] | None = None
+    problem: str | None = None  # why this episode cannot be downloaded, if it cannot
+
+    def record(self, feed_id: int) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("problem")
+        row.update(id=episode_id(feed_id, self.guid), feed_id=feed_id)
+        return row
+
+
+@dataclass
+class ParsedFeed:
+    info: FeedInfo
+    episodes: list[Episode]
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,51 @@
+"""OPML subscription lists: what podcast apps import and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from .errors import PipelineError
+from .urls import WEB_SCHEMES, file_url, is_local, local_path
+
+
+class OpmlError(PipelineError):
+    """The file is not readable OPML."""
+
+
+def read_opml(path: str | Path) -> list[dict[str, str | None]]:
+    """Every feed outline in the file as {url, title}; relative paths resolve to the file."""
+    path = Path(path)
+    try:
+        root = fromstring(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise OpmlError(f"No OPML file at {path}.") from exc
+    except (ParseError, DefusedXmlException) as exc:
+        raise OpmlError(f"{path} is not valid OPML: {exc}.") from exc
+    if root.tag.lower() != "opml":
+        raise OpmlError(f"{path} is not OPML: its root element is <{root.tag}>.")
+    feeds = []
+    for outline in root.iter("outline"):
+        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if not url:
+            continue
+        if url.split(":", 1)[0].lower() not in (*WEB_SCHEMES, "file"):
+            url = file_url(path.parent / url)
+        feeds.append({"url": url, "title": outline.get("title") or outline.get("text")})
+    return feeds
+
+
+def write_opml(feeds: list[dict[str, str | None]], title: str = "podinsights subscriptions") -> str:
+    root = Element("opml", version="2.0")
+    SubElement(SubElement(root, "head"), "title").text = title
+    body = SubElement(root, "body")
+    for feed in feeds:
+        url = str(feed["url"])
+        attributes = {"type": "rss", "text": feed.get("title") or url, "xmlUrl": url}
+        if is_local(url):
+            attributes["xmlUrl"] = str(local_path(url))
+        SubElement(body, "outline", attributes)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="unicode") + "\n"
