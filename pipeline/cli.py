@@ -46,7 +46,7 @@ feeds_app = typer.Typer(
 app.add_typer(feeds_app, name="feeds")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]

@@ -60,3 +60,28 @@ class ParsedFeed:
     info: FeedInfo
     episodes: list[Episode]
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None
+    speaker: str | None = None
+
+
+@dataclass
+class Segment:
+    """A timed stretch of transcript; the unit of search, themes and speakers."""
+
+    index: int
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    words: list[Word] = field(default_factory=list)
+    quality: str = "ok"  # "ok", or why it is suspect: "repetition", "low-confidence"

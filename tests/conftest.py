@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from typer.testing import CliRunner
+
+from pipeline import db as dbmod
+
+from .server import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = Path(os.environ.get("PODINSIGHTS_REALDATA", ROOT.parent / "shared" / "realdata"))
+DEMO = ROOT / "data" / "demo"
+
+
+@pytest.fixture
+def db() -> sqlite_utils.Database:
+    """An in-memory database with the current schema."""
+    return dbmod.connect(":memory:")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with Server() as running:
+        yield running
+
+
+@pytest.fixture
+def realdata() -> Path:
+    if not REALDATA.is_dir():
+        pytest.skip(f"real test data not found at {REALDATA}")
+    return REALDATA
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
