@@ -30,6 +30,7 @@ from . import db as dbmod
 from . import episodes as episodes_mod
 from . import feeds as feeds_mod
 from .download import download_episodes
+from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
 from .ingest import run_ingest
 from .opml import write_opml
@@ -305,3 +306,161 @@ def episodes(
         return
     columns = ["id", "feed", "title", "published", "status", "last_error"]
     print_table(rows, columns, "No episodes.")
+
+
+# Transcription -------------------------------------------------------------------
+
+EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", help="Whisper model: tiny.en, base (packaged), another name, or a folder."
+    ),
+]
+BeamOption = Annotated[int, typer.Option(help="Beam size (1 = greedy).")]
+VadOption = Annotated[bool, typer.Option("--vad/--no-vad", help="Skip music and silence.")]
+
+
+@contextmanager
+def audio_bars(state: State) -> Iterator[BarProgress | None]:
+    if state.quiet or not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
+        TextColumn("RTF {task.fields[rtf]}"),
+    )
+    with RichProgressBar(*columns, console=err, transient=True) as bar:
+        yield RtfProgress(bar)
+
+
+class RtfProgress(BarProgress):
+    """Bars in audio seconds, with the real-time factor so far."""
+
+    def start(self, key: str, label: str, total: float | None) -> None:
+        self.tasks[key] = self.bar.add_task(label, total=total, rtf="-")
+
+    def advance(self, key: str, amount: float) -> None:
+        task_id = self.tasks[key]
+        self.bar.advance(task_id, amount)
+        task = next(t for t in self.bar.tasks if t.id == task_id)
+        if task.completed:
+            self.bar.update(task_id, rtf=f"{(task.elapsed or 0) / task.completed:.3f}")
+
+
+@app.command()
+@handle_errors
+def transcribe(
+    ctx: typer.Context,
+    engine: EngineOption = DEFAULT_ENGINE,
+    model: ModelOption = "tiny.en",
+    limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
+    force: Annotated[bool, typer.Option(help="Transcribe again episodes that have one.")] = False,
+    force_asr: Annotated[
+        bool, typer.Option(help="Use Whisper even where the publisher offers a transcript.")
+    ] = False,
+    beam_size: BeamOption = 5,
+    vad: VadOption = True,
+) -> None:
+    """Transcribe downloaded episodes (the publisher's transcript first, else Whisper)."""
+    from .transcribe import transcribe_episodes
+
+    state: State = ctx.obj
+    options = AsrOptions(beam_size=beam_size, vad=vad)
+    failures = done = 0
+    with audio_bars(state) as bars:
+        for result in transcribe_episodes(
+            state.db,
+            state.data_dir,
+            engine=engine,
+            model=model,
+            options=options,
+            limit=limit,
+            force=force,
+            force_asr=force_asr,
+            progress=bars,
+        ):
+            if result.ok and result.transcript:
+                done += 1
+                t = result.transcript
+                rtf = f", RTF {t.real_time_factor:.3f}" if t.real_time_factor else ""
+                err.print(
+                    f"{result.title}: {len(t.segments)} segments ({t.source}{rtf})",
+                    markup=False,
+                    highlight=False,
+                )
+            else:
+                failures += 1
+                err.print(
+                    f"Failed: {result.title or result.episode_id}: {result.error}", markup=False
+                )
+    err.print(f"{done} transcribed, {failures} failed.")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command("transcribe-file")
+@handle_errors
+def transcribe_file_command(
+    ctx: typer.Context,
+    audio: Annotated[
+        Path, typer.Argument(help="Audio or video file (mp3, m4a, ogg, flac, wav...).")
+    ],
+    engine: EngineOption = DEFAULT_ENGINE,
+    model: ModelOption = "tiny.en",
+    beam_size: BeamOption = 5,
+    vad: VadOption = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the segments as a JSON array, with word timings.")
+    ] = False,
+) -> None:
+    """Transcribe one file and print its segments (nothing is stored)."""
+    from .transcribe import transcribe_file
+
+    state: State = ctx.obj
+    if not audio.is_file():
+        raise PipelineError(f"No audio file at {audio}.")
+    options = AsrOptions(beam_size=beam_size, vad=vad)
+    asr = load_engine(engine, model, state.data_dir / "models", options)
+    with audio_bars(state) as bars:
+        if bars:
+            from .audio import duration
+
+            bars.start("audio", audio.name, duration(audio))
+        transcript = transcribe_file(audio, asr, options, progress=bars)
+    if as_json:
+        emit_json([segment_json(s) for s in transcript.segments])
+    else:
+        for s in transcript.segments:
+            flag = "" if s.quality == "ok" else f"  [{s.quality}]"
+            out.print(
+                f"[{clock(s.start)} - {clock(s.end)}] {s.text}{flag}", markup=False, highlight=False
+            )
+    err.print(
+        f"{transcript.audio_duration:.1f} s of audio, language {transcript.language}, "
+        f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model})"
+    )
+
+
+def clock(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def segment_json(segment: Any) -> dict[str, Any]:
+    return {
+        "start": segment.start,
+        "end": segment.end,
+        "text": segment.text,
+        "speaker": segment.speaker,
+        "quality": segment.quality,
+        "avg_logprob": segment.avg_logprob,
+        "no_speech_prob": segment.no_speech_prob,
+        "words": [
+            {"start": w.start, "end": w.end, "word": w.word, "probability": w.probability}
+            for w in segment.words
+        ],
+    }

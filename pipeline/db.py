@@ -121,6 +121,44 @@ MIGRATIONS: list[str] = [
         log_path TEXT
     );
     """,
+    # 2: transcripts (one per episode, with provenance) and their timed segments.
+    """
+    CREATE TABLE transcripts (
+        episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        engine TEXT,
+        engine_version TEXT,
+        model TEXT,
+        compute_type TEXT,
+        language TEXT,
+        language_probability REAL,
+        audio_duration REAL,
+        speech_duration REAL,
+        wall_time REAL,
+        real_time_factor REAL,
+        options TEXT,
+        source_url TEXT,
+        source_format TEXT,
+        segment_count INTEGER,
+        flagged_count INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        start_time REAL NOT NULL,
+        end_time REAL NOT NULL,
+        text TEXT NOT NULL,
+        speaker TEXT,
+        avg_logprob REAL,
+        no_speech_prob REAL,
+        compression_ratio REAL,
+        words TEXT,
+        quality TEXT NOT NULL DEFAULT 'ok',
+        UNIQUE (episode_id, idx)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -91,7 +91,7 @@ def _extension(episode: dict[str, Any]) -> str:
 
 def pending_downloads(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
     condition, params = pending(STAGE, NEW)
-    rows = db["episodes"].rows_where(
+    rows = db.table("episodes").rows_where(
         f"{condition} and enclosure_url is not null",
         params,
         order_by="published desc, id",
@@ -116,7 +116,7 @@ def download_episodes(
     progress = progress or NullProgress()
     own = http is None
     http = http or net.client()
-    feeds = {row["id"]: row["url"] for row in db["feeds"].rows}
+    feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="download") as pool:
             futures = [

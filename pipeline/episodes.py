@@ -37,7 +37,7 @@ def pending(stage: str, ready_status: str) -> tuple[str, dict[str, str]]:
 def mark_failed(
     db: sqlite_utils.Database, episode_id: str, stage: str, error: str, *, permanent: bool = False
 ) -> None:
-    row = db["episodes"].get(episode_id)
+    row = db.table("episodes").get(episode_id)
     attempts = (row["attempts"] or 0) + 1 if row["failed_stage"] == stage else 1
     parked = permanent or attempts >= MAX_ATTEMPTS
     retry_after = None
@@ -45,7 +45,7 @@ def mark_failed(
         delay = BACKOFF_BASE * 2 ** (attempts - 1)
         retry_after = (datetime.now(UTC) + delay).replace(microsecond=0).isoformat()
         retry_after = retry_after.replace("+00:00", "Z")
-    db["episodes"].update(
+    db.table("episodes").update(
         episode_id,
         {
             "status": FAILED,
@@ -59,7 +59,7 @@ def mark_failed(
 
 def mark_done(db: sqlite_utils.Database, episode_id: str, status: str, **columns: Any) -> None:
     """Move to the next state and clear any failure left from earlier attempts."""
-    db["episodes"].update(
+    db.table("episodes").update(
         episode_id,
         {
             **columns,
@@ -90,7 +90,8 @@ def find_episode(db: sqlite_utils.Database, ident: str) -> dict[str, Any]:
 def list_episodes(
     db: sqlite_utils.Database, status: str | None = None, feed: int | None = None
 ) -> list[dict[str, Any]]:
-    clauses, params = ["1"], {}
+    clauses: list[str] = ["1"]
+    params: dict[str, Any] = {}
     if status:
         clauses.append("e.status = :status")
         params["status"] = status

@@ -64,11 +64,11 @@ def _missing(text: str) -> str:
 def add_feed(db: sqlite_utils.Database, url_or_path: str, title: str | None = None) -> dict:
     """Subscribe (idempotent: an existing subscription is returned as it is)."""
     url = normalize_feed_url(url_or_path)
-    existing = list(db["feeds"].rows_where("url = ? or previous_url = ?", [url, url]))
+    existing = list(db.table("feeds").rows_where("url = ? or previous_url = ?", [url, url]))
     if existing:
         return existing[0]
-    db["feeds"].insert({"url": url, "title": title})
-    return next(db["feeds"].rows_where("url = ?", [url]))
+    db.table("feeds").insert({"url": url, "title": title})
+    return next(db.table("feeds").rows_where("url = ?", [url]))
 
 
 def import_opml(db: sqlite_utils.Database, path: str | Path) -> list[dict]:
@@ -82,7 +82,7 @@ def find_feed(db: sqlite_utils.Database, ident: str) -> dict:
         with contextlib.suppress(FeedError):
             candidates.append(normalize_feed_url(ident))
     for candidate in candidates:
-        rows = list(db["feeds"].rows_where("id = ? or url = ?", [candidate, candidate]))
+        rows = list(db.table("feeds").rows_where("id = ? or url = ?", [candidate, candidate]))
         if rows:
             return rows[0]
     raise FeedError(f"No subscription matches {ident}: see `podinsights feeds list`.")
@@ -91,7 +91,7 @@ def find_feed(db: sqlite_utils.Database, ident: str) -> dict:
 def remove_feed(db: sqlite_utils.Database, ident: str) -> dict:
     """Unsubscribe; the feed's episodes and everything derived from them go too."""
     feed = find_feed(db, ident)
-    db["feeds"].delete(feed["id"])
+    db.table("feeds").delete(feed["id"])
     return feed
 
 
@@ -245,7 +245,7 @@ def _save_poll(db: sqlite_utils.Database, feed: dict[str, Any], fetched: Fetched
         result.new, result.updated = save_episodes(db, feed["id"], fetched.url, fetched.episodes)
         result.outcome = "updated"
         result.title = fetched.info.title or feed.get("title")
-    db["feeds"].update(feed["id"], update)
+    db.table("feeds").update(feed["id"], update)
     return result
 
 
@@ -278,7 +278,7 @@ def save_episodes(
     }
     now = utcnow()
     rows = [_poller_row(episode, feed_id, now) for episode in episodes]
-    db["episodes"].upsert_all(rows, pk="id")
+    db.table("episodes").upsert_all(rows, pk="id")
     changed = 0
     for episode, row in zip(episodes, rows, strict=True):
         old = known.get(row["id"], {"enclosure_url": episode.enclosure_url, "status": NEW})
@@ -312,7 +312,7 @@ def poll_feeds(
     own = http is None
     http = http or net.client()
     try:
-        for feed in list(db["feeds"].rows_where("status != ?", [FEED_GONE], order_by="id")):
+        for feed in list(db.table("feeds").rows_where("status != ?", [FEED_GONE], order_by="id")):
             if force:
                 feed = {**feed, "etag": None, "last_modified": None}
             yield poll_feed(db, http, feed)
@@ -326,7 +326,7 @@ def poll_feed(db: sqlite_utils.Database, http: httpx.Client, feed: dict[str, Any
         fetched = fetch_feed(http, feed)
     except FeedError as exc:
         log.warning("feed %s: %s", feed["url"], exc)
-        db["feeds"].update(feed["id"], {"polled_at": utcnow(), "last_error": str(exc)})
+        db.table("feeds").update(feed["id"], {"polled_at": utcnow(), "last_error": str(exc)})
         return PollResult(feed["id"], feed["url"], feed.get("title"), "error", error=str(exc))
     for warning in fetched.warnings:
         log.info("feed %s: %s", feed["url"], warning)

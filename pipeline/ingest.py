@@ -45,13 +45,14 @@ class IngestSummary:
 
 
 def start_run(db: sqlite_utils.Database, command: str) -> int:
-    table = db["runs"]
-    table.insert({"started_at": utcnow(), "pid": os.getpid(), "command": command})
-    return int(table.last_pk)
+    table = db.table("runs").insert(
+        {"started_at": utcnow(), "pid": os.getpid(), "command": command}
+    )
+    return int(table.last_rowid or 0)
 
 
 def finish_run(db: sqlite_utils.Database, summary: IngestSummary, status: str) -> None:
-    db["runs"].update(
+    db.table("runs").update(
         summary.run_id,
         {
             "finished_at": utcnow(),

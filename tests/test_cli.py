@@ -89,8 +89,10 @@ def test_bad_opml_is_a_clear_error(cli, tmp_path):
 
 def test_entity_expansion_in_opml_is_refused(cli, tmp_path):
     bomb = tmp_path / "bomb.opml"
-    bomb.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
-                    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><opml><body>&b;</body></opml>')
+    bomb.write_text(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><opml><body>&b;</body></opml>'
+    )
     result = cli("feeds", "import", str(bomb))
     assert result.exit_code == 1 and "not valid OPML" in result.stderr
 

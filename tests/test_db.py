@@ -20,7 +20,9 @@ def test_older_database_upgrades_in_place_and_keeps_its_rows(tmp_path, version):
     for script in dbmod.MIGRATIONS[:version]:
         conn.executescript(script)
     conn.execute(f"PRAGMA user_version = {version}")
-    conn.execute("INSERT INTO feeds (url, added_at) VALUES ('http://a/feed', '2025-01-01T00:00:00Z')")
+    conn.execute(
+        "INSERT INTO feeds (url, added_at) VALUES ('http://a/feed', '2025-01-01T00:00:00Z')"
+    )
     conn.commit()
     conn.close()
     db = dbmod.connect(path)

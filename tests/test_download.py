@@ -78,11 +78,17 @@ def test_server_without_range_support_restarts_the_download(db, server, tmp_path
         (Reply(200, b"", {"Content-Type": "audio/mpeg"}), "empty"),
     ],
 )
-def test_per_episode_failures_are_recorded_and_the_run_goes_on(db, server, tmp_path, reply, message):
+def test_per_episode_failures_are_recorded_and_the_run_goes_on(
+    db, server, tmp_path, reply, message
+):
     server.route("/bad.mp3", reply)
     server.route("/good.mp3", ranged(AUDIO))
-    subscribe(db, server, item("bad", url=server.url("/bad.mp3")),
-              item("good", url=server.url("/good.mp3")))
+    subscribe(
+        db,
+        server,
+        item("bad", url=server.url("/bad.mp3")),
+        item("good", url=server.url("/good.mp3")),
+    )
     results = {r.episode_id: r for r in run(db, tmp_path)}
     bad, good = episode(db, "bad"), episode(db, "good")
     assert results[good["id"]].ok and good["status"] == "downloaded"
@@ -97,7 +103,11 @@ def test_server_errors_are_retried_within_the_run(db, server, tmp_path):
 
     def flaky(request):
         calls.append(request)
-        return Reply(503, b"busy") if len(calls) < 3 else Reply(200, AUDIO, {"Content-Type": "audio/mpeg"})
+        return (
+            Reply(503, b"busy")
+            if len(calls) < 3
+            else Reply(200, AUDIO, {"Content-Type": "audio/mpeg"})
+        )
 
     server.route("/a.mp3", flaky)
     subscribe(db, server, item(url=server.url("/a.mp3")))
@@ -115,8 +125,9 @@ def test_persistent_server_errors_fail_after_retries(db, server, tmp_path):
 
 def test_slow_server_times_out(db, server, tmp_path, monkeypatch):
     monkeypatch.setattr(download, "TRIES", 1)
-    server.route("/slow.mp3", Reply(200, iter([b"a" * 10] * 50), {"Content-Type": "audio/mpeg"},
-                                    delay=0.5))
+    server.route(
+        "/slow.mp3", Reply(200, iter([b"a" * 10] * 50), {"Content-Type": "audio/mpeg"}, delay=0.5)
+    )
     subscribe(db, server, item(url=server.url("/slow.mp3")))
     http = httpx.Client(timeout=0.2)
     (result,) = run(db, tmp_path, http=http)
@@ -137,8 +148,10 @@ def test_truncated_body_is_not_taken_as_complete(db, server, tmp_path, monkeypat
 
 def test_downloads_run_in_parallel(db, server, tmp_path):
     for n in range(4):
-        server.route(f"/{n}.mp3", Reply(200, iter([AUDIO[:5000]] * 4), {"Content-Type": "audio/mpeg"},
-                                        delay=0.1))
+        server.route(
+            f"/{n}.mp3",
+            Reply(200, iter([AUDIO[:5000]] * 4), {"Content-Type": "audio/mpeg"}, delay=0.1),
+        )
     subscribe(db, server, *(item(f"e{n}", url=server.url(f"/{n}.mp3")) for n in range(4)))
     results = run(db, tmp_path, workers=4)
     assert all(r.ok for r in results) and len(results) == 4
@@ -165,7 +178,10 @@ def test_local_feed_enclosures_are_copied(db, tmp_path):
 
 def test_file_extension_comes_from_url_or_type_never_from_the_feed_verbatim():
     base = {"id": "abc", "feed_id": 3}
-    assert str(download.audio_path({**base, "enclosure_url": "http://x/a.M4A?x=1"})) == "audio/3/abc.m4a"
+    assert (
+        str(download.audio_path({**base, "enclosure_url": "http://x/a.M4A?x=1"}))
+        == "audio/3/abc.m4a"
+    )
     ogg = {**base, "enclosure_url": "http://x/get?id=1", "enclosure_type": "audio/ogg"}
     assert str(download.audio_path(ogg)) == "audio/3/abc.ogg"
     sneaky = {**base, "enclosure_url": "http://x/../../etc/passwd"}

@@ -61,8 +61,13 @@ def test_channel_level_people_apply_to_items_without_their_own():
 
 
 def test_guid_falls_back_to_enclosure_url_then_title_and_date():
-    feed = parse_feed(rss(item(None, url="https://cdn.x/a.mp3#t=1"), item(None, url=None,
-                      extra="<link>https://x/page</link>")), BASE)
+    feed = parse_feed(
+        rss(
+            item(None, url="https://cdn.x/a.mp3#t=1"),
+            item(None, url=None, extra="<link>https://x/page</link>"),
+        ),
+        BASE,
+    )
     assert feed.episodes[0].guid == "https://cdn.x/a.mp3"
     assert feed.episodes[1].guid.startswith("title-date:")
 
@@ -74,8 +79,9 @@ def test_relative_enclosures_resolve_against_the_feed_url():
 
 def test_audio_enclosure_is_preferred_over_an_image():
     extra = '<enclosure url="https://x/real.mp3" type="audio/mpeg"/>'
-    (episode,) = parse_feed(rss(item(url="https://x/cover.jpg", mime="image/jpeg", extra=extra)),
-                            BASE).episodes
+    (episode,) = parse_feed(
+        rss(item(url="https://x/cover.jpg", mime="image/jpeg", extra=extra)), BASE
+    ).episodes
     assert episode.enclosure_url == "https://x/real.mp3"
 
 
@@ -92,7 +98,11 @@ def test_gzip_body_without_content_encoding_is_unpacked():
 
 @pytest.mark.parametrize(
     "body, message",
-    [(b"", "empty"), (b"   \n", "empty"), (b"<html><body>Hello</body></html>", "not a podcast feed")],
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"<html><body>Hello</body></html>", "not a podcast feed"),
+    ],
 )
 def test_non_feeds_raise_a_clear_error(body, message):
     with pytest.raises(FeedParseError, match=message):
@@ -111,8 +121,19 @@ def test_next_page_and_new_feed_url_are_reported():
 
 @pytest.mark.parametrize(
     "value, seconds",
-    [("3600", 3600), ("60:00", 3600), ("1:00:00", 3600), ("01:02:03.400", 3723.4), ("", None),
-     ("abc", None), (None, None)],
+    [
+        ("3600", 3600),
+        ("60:00", 3600),
+        ("1:00:00", 3600),
+        ("01:02:03.400", 3723.4),
+        ("", None),
+        ("abc", None),
+        (None, None),
+    ],
 )
 def test_durations(value, seconds):
-    assert parse_duration(value) == pytest.approx(seconds) if seconds else parse_duration(value) is None
+    assert (
+        parse_duration(value) == pytest.approx(seconds)
+        if seconds
+        else parse_duration(value) is None
+    )

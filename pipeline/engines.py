@@ -1,0 +1,226 @@
+"""Two Whisper engines behind one small interface.
+
+``faster-whisper`` (CTranslate2, the default) and ``openai-whisper`` (the
+reference implementation, optional extra ``[openai]``) take the same model
+names and return the same Segment records for a window of 16 kHz samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .asr_models import ResolvedModel, resolve_model
+from .audio import SAMPLE_RATE
+from .errors import PipelineError
+from .models import Segment, Word
+
+log = logging.getLogger("pipeline.engines")
+
+ENGINES = ("faster-whisper", "openai-whisper")
+DEFAULT_ENGINE = "faster-whisper"
+
+
+class EngineError(PipelineError):
+    """An engine that cannot be used here (unknown, or its extra is not installed)."""
+
+
+@dataclass
+class AsrOptions:
+    """Decoding options; defaults chosen from docs/benchmarks.md."""
+
+    beam_size: int = 5
+    batch_size: int = 8  # >1: faster-whisper's batched pipeline over VAD chunks
+    vad: bool = True
+    word_timestamps: bool = True
+    language: str | None = None  # None: detect (English-only models: "en")
+    compute_type: str = "int8"
+    cpu_threads: int = 0  # 0: every core
+    window_seconds: float = 600.0  # audio is decoded and transcribed this much at a time
+    extra: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class WindowResult:
+    segments: list[Segment]
+    language: str | None
+    language_probability: float | None
+    speech_seconds: float
+
+
+class Engine(Protocol):
+    name: str
+    version: str
+    model_name: str
+    compute_type: str
+
+    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult: ...
+
+
+def load_engine(name: str, model: str, cache_dir: Path, options: AsrOptions) -> Engine:
+    if name not in ENGINES:
+        raise EngineError(f"Unknown engine {name!r}: use one of {', '.join(ENGINES)}.")
+    resolved = resolve_model(model, cache_dir)
+    if name == "faster-whisper":
+        return FasterWhisperEngine(resolved, cache_dir, options)
+    return OpenAIWhisperEngine(resolved, cache_dir, options)
+
+
+def _english_only(model: ResolvedModel) -> bool:
+    return model.name.endswith(".en")
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(self, model: ResolvedModel, cache_dir: Path, options: AsrOptions):
+        import faster_whisper
+
+        self.version = faster_whisper.__version__
+        self.model_name = model.name
+        self.compute_type = options.compute_type
+        self.options = options
+        self.english_only = _english_only(model)
+        self.model = faster_whisper.WhisperModel(
+            str(model.path) if model.path else model.name,
+            device="cpu",
+            compute_type=options.compute_type,
+            cpu_threads=options.cpu_threads,
+            download_root=str(cache_dir) if model.path is None else None,
+        )
+        self.batched = (
+            faster_whisper.BatchedInferencePipeline(self.model)
+            if options.batch_size > 1 and options.vad
+            else None
+        )
+
+    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
+        options = self.options
+        kwargs: dict[str, Any] = {
+            "language": language or options.language or ("en" if self.english_only else None),
+            "beam_size": options.beam_size,
+            "word_timestamps": options.word_timestamps,
+            "vad_filter": options.vad,
+            **options.extra,
+        }
+        if self.batched is not None:
+            # Timestamp tokens give sentence-sized segments instead of 30 s chunks.
+            pieces, info = self.batched.transcribe(
+                samples, batch_size=options.batch_size, without_timestamps=False, **kwargs
+            )
+        else:
+            pieces, info = self.model.transcribe(samples, **kwargs)
+        segments = [_from_faster(piece) for piece in pieces]
+        speech = info.duration_after_vad if options.vad else info.duration
+        return WindowResult(segments, info.language, info.language_probability, float(speech))
+
+
+def _from_faster(piece: Any) -> Segment:
+    return Segment(
+        index=0,
+        start=float(piece.start),
+        end=float(piece.end),
+        text=piece.text.strip(),
+        avg_logprob=float(piece.avg_logprob),
+        no_speech_prob=float(piece.no_speech_prob),
+        compression_ratio=float(piece.compression_ratio),
+        words=[
+            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            for w in piece.words or []
+        ],
+    )
+
+
+class OpenAIWhisperEngine:
+    """The reference implementation on the same weights, converted once to a checkpoint."""
+
+    name = "openai-whisper"
+
+    def __init__(self, model: ResolvedModel, cache_dir: Path, options: AsrOptions):
+        try:
+            import whisper
+        except ImportError as exc:
+            raise EngineError(
+                "openai-whisper is not installed: pip install 'podinsights[openai]'."
+            ) from exc
+        from .convert import ensure_openai_checkpoint, load_openai_model
+
+        if model.path is None:
+            raise EngineError(f"openai-whisper needs a local or packaged model, not {model.name}.")
+        self.version = whisper.__version__
+        self.model_name = model.name
+        self.compute_type = "float32"
+        self.options = options
+        self.english_only = _english_only(model)
+        checkpoint = ensure_openai_checkpoint(model.path, cache_dir, model.name)
+        self.model = load_openai_model(checkpoint, model.name)
+        if options.cpu_threads:
+            import torch
+
+            torch.set_num_threads(options.cpu_threads)
+
+    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
+        speech, restore = _speech_only(samples) if self.options.vad else (samples, None)
+        if speech.size == 0:
+            return WindowResult([], language, None, 0.0)
+        result = self.model.transcribe(
+            speech,
+            language=language or self.options.language or ("en" if self.english_only else None),
+            beam_size=self.options.beam_size or None,
+            word_timestamps=self.options.word_timestamps,
+            fp16=False,
+            verbose=None,
+            **self.options.extra,
+        )
+        segments = [_from_openai(piece) for piece in result["segments"]]
+        if restore is not None:
+            for segment in segments:
+                _restore_times(segment, restore)
+        return WindowResult(segments, result.get("language"), None, speech.size / SAMPLE_RATE)
+
+
+def _speech_only(samples: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The same Silero VAD faster-whisper uses, so both engines hear the same speech."""
+    from faster_whisper.vad import (
+        SpeechTimestampsMap,
+        VadOptions,
+        collect_chunks,
+        get_speech_timestamps,
+    )
+
+    chunks = get_speech_timestamps(samples, VadOptions())
+    if not chunks:
+        return np.zeros(0, np.float32), None
+    audio_chunks, _ = collect_chunks(samples, chunks)
+    return np.concatenate(audio_chunks), SpeechTimestampsMap(chunks, SAMPLE_RATE)
+
+
+def _restore_times(segment: Segment, restore: Any) -> None:
+    segment.start = float(restore.get_original_time(segment.start))
+    segment.end = float(restore.get_original_time(segment.end, is_end=True))
+    for word in segment.words:
+        word.start = float(restore.get_original_time(word.start))
+        word.end = float(restore.get_original_time(word.end, is_end=True))
+
+
+def _from_openai(piece: dict[str, Any]) -> Segment:
+    return Segment(
+        index=0,
+        start=float(piece["start"]),
+        end=float(piece["end"]),
+        text=piece["text"].strip(),
+        avg_logprob=float(piece["avg_logprob"]),
+        no_speech_prob=float(piece["no_speech_prob"]),
+        compression_ratio=float(piece["compression_ratio"]),
+        words=[
+            Word(float(w["start"]), float(w["end"]), w["word"].strip(), float(w["probability"]))
+            for w in piece.get("words", [])
+        ],
+    )

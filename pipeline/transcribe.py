@@ -1,0 +1,337 @@
+"""Transcription: every downloaded episode becomes timed segments in the database.
+
+The publisher's own transcript (``podcast:transcript``) is used first when the
+feed offers one; Whisper runs otherwise.  Audio streams through in windows so
+memory stays bounded, and the hallucination guard flags what Whisper invented.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlite_utils
+
+from . import guard, net
+from .audio import SAMPLE_RATE, AudioError, windows
+from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
+from .engines import DEFAULT_ENGINE, AsrOptions, Engine, load_engine
+from .episodes import mark_done, mark_failed, pending
+from .errors import PipelineError
+from .models import Segment
+from .progress import NullProgress, Progress
+from .transcripts import TranscriptError, choose_transcript, parse_transcript
+from .urls import enclosure_problem, is_local, local_path
+
+log = logging.getLogger("pipeline.transcribe")
+
+STAGE = "transcribe"
+MAX_TRANSCRIPT_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class Transcript:
+    """One episode's transcript and how it was made (the provenance we store)."""
+
+    segments: list[Segment]
+    source: str  # "whisper" or "publisher"
+    engine: str | None = None
+    engine_version: str | None = None
+    model: str | None = None
+    compute_type: str | None = None
+    language: str | None = None
+    language_probability: float | None = None
+    audio_duration: float | None = None
+    speech_duration: float | None = None
+    wall_time: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    source_url: str | None = None
+    source_format: str | None = None
+
+    @property
+    def real_time_factor(self) -> float | None:
+        if not self.wall_time or not self.audio_duration:
+            return None
+        return self.wall_time / self.audio_duration
+
+
+@dataclass
+class TranscribeResult:
+    episode_id: str
+    title: str | None
+    transcript: Transcript | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def transcribe_file(
+    path: str | Path,
+    engine: Engine,
+    options: AsrOptions,
+    *,
+    progress: Progress | None = None,
+    key: str = "audio",
+    channel: int | None = None,
+) -> Transcript:
+    """Transcribe one audio file window by window; raises AudioError for bad audio."""
+    progress = progress or NullProgress()
+    started = time.perf_counter()
+    segments: list[Segment] = []
+    language = options.language
+    probability = None
+    duration = speech = 0.0
+    for offset, samples in windows(path, seconds=options.window_seconds, channel=channel):
+        result = engine.transcribe(samples, language)
+        if language is None and result.segments:
+            language, probability = result.language, result.language_probability
+        for segment in result.segments:
+            _shift(segment, offset)
+            segments.append(segment)
+        seconds = samples.size / SAMPLE_RATE
+        duration += seconds
+        speech += result.speech_seconds
+        progress.advance(key, seconds)
+    guard.flag(segments)
+    for index, segment in enumerate(segments):
+        segment.index = index
+    return Transcript(
+        segments=segments,
+        source="whisper",
+        engine=engine.name,
+        engine_version=engine.version,
+        model=engine.model_name,
+        compute_type=engine.compute_type,
+        language=language,
+        language_probability=probability,
+        audio_duration=round(duration, 3),
+        speech_duration=round(speech, 3),
+        wall_time=round(time.perf_counter() - started, 3),
+        options=options.as_dict(),
+    )
+
+
+def _shift(segment: Segment, offset: float) -> None:
+    segment.start = round(segment.start + offset, 3)
+    segment.end = round(segment.end + offset, 3)
+    for word in segment.words:
+        word.start = round(word.start + offset, 3)
+        word.end = round(word.end + offset, 3)
+
+
+# The publisher's transcript --------------------------------------------------------
+
+
+def fetch_publisher_transcript(
+    http: httpx.Client, episode: dict[str, Any], feed_url: str
+) -> Transcript | None:
+    """The feed's own transcript, parsed; None when the feed offers none."""
+    offered = json.loads(episode.get("transcripts") or "[]")
+    chosen = choose_transcript(offered)
+    if chosen is None:
+        return None
+    url = chosen["url"]
+    problem = enclosure_problem(feed_url, url)
+    if problem:
+        raise TranscriptError(problem.replace("enclosure", "transcript"))
+    if is_local(url):
+        try:
+            data = local_path(url).read_bytes()
+        except OSError as exc:
+            raise TranscriptError(f"the transcript {url} cannot be read: {exc.strerror}") from exc
+        mime = chosen.get("type")
+    else:
+        try:
+            response = net.get(http, url, max_bytes=MAX_TRANSCRIPT_BYTES)
+        except net.FetchError as exc:
+            raise TranscriptError(str(exc)) from exc
+        if response.status >= 400:
+            raise TranscriptError(f"the transcript {url} answered HTTP {response.status}")
+        data = response.body
+        mime = chosen.get("type") or response.headers.get("content-type")
+    segments = parse_transcript(data, mime=mime, name=url)
+    guard.flag(segments)
+    return Transcript(
+        segments=segments,
+        source="publisher",
+        language=chosen.get("language"),
+        audio_duration=max((s.end for s in segments), default=0.0),
+        source_url=url,
+        source_format=chosen.get("type"),
+    )
+
+
+# The stage -------------------------------------------------------------------------
+
+
+def pending_transcriptions(
+    db: sqlite_utils.Database, limit: int | None = None, force: bool = False
+) -> list[dict[str, Any]]:
+    """Downloaded episodes without a transcript; feeds' transcript-only items; with
+    force, every episode that has audio or a publisher transcript."""
+    condition, params = pending(STAGE, DOWNLOADED)
+    condition = (
+        f"({condition} or (status = :new and enclosure_url is null and transcripts is not null))"
+    )
+    params["new"] = NEW
+    if force:
+        condition = f"({condition} or status in (:transcribed, :analysed))"
+        params.update(transcribed=TRANSCRIBED, analysed=ANALYSED)
+    rows = db.table("episodes").rows_where(
+        condition, params, order_by="published desc, id", limit=limit
+    )
+    return list(rows)
+
+
+def transcribe_episodes(
+    db: sqlite_utils.Database,
+    data_dir: Path,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    model: str = "tiny.en",
+    options: AsrOptions | None = None,
+    limit: int | None = None,
+    force: bool = False,
+    force_asr: bool = False,
+    progress: Progress | None = None,
+    http: httpx.Client | None = None,
+) -> Iterator[TranscribeResult]:
+    """Transcribe every pending episode, saving each as it finishes."""
+    episodes = pending_transcriptions(db, limit, force)
+    if not episodes:
+        return
+    options = options or AsrOptions()
+    progress = progress or NullProgress()
+    feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
+    loaded: list[Engine] = []  # the model loads once, and only if Whisper is needed
+
+    def asr() -> Engine:
+        if not loaded:
+            loaded.append(load_engine(engine, model, data_dir / "models", options))
+        return loaded[0]
+
+    own = http is None
+    http = http or net.client()
+    try:
+        for episode in episodes:
+            result = _transcribe_one(
+                episode,
+                feeds[episode["feed_id"]],
+                data_dir,
+                asr,
+                options,
+                force_asr,
+                progress,
+                http,
+            )
+            if result.transcript is not None:
+                save_transcript(db, episode["id"], result.transcript)
+            else:
+                mark_failed(db, episode["id"], STAGE, result.error or "")
+            yield result
+    finally:
+        if own:
+            http.close()
+
+
+def _transcribe_one(
+    episode: dict[str, Any],
+    feed_url: str,
+    data_dir: Path,
+    asr: Any,
+    options: AsrOptions,
+    force_asr: bool,
+    progress: Progress,
+    http: httpx.Client,
+) -> TranscribeResult:
+    result = TranscribeResult(episode["id"], episode.get("title"))
+    publisher_error = None
+    if not force_asr:
+        try:
+            result.transcript = fetch_publisher_transcript(http, episode, feed_url)
+        except TranscriptError as exc:
+            publisher_error = str(exc)
+            log.warning("%s: publisher transcript unusable (%s); using Whisper", episode["id"], exc)
+        if result.transcript is not None:
+            return result
+    if not episode.get("audio_path"):
+        result.error = publisher_error or "the episode has no downloaded audio"
+        return result
+    path = data_dir / episode["audio_path"]
+    label = (episode.get("title") or episode["id"])[:40]
+    progress.start(episode["id"], label, episode.get("itunes_duration"))
+    try:
+        result.transcript = transcribe_file(
+            path, asr(), options, progress=progress, key=episode["id"]
+        )
+        if publisher_error:
+            result.transcript.options["publisher_transcript_error"] = publisher_error
+    except AudioError as exc:
+        result.error = str(exc)
+    except PipelineError:
+        raise  # an unusable engine or model stops the stage: every episode would fail
+    finally:
+        progress.finish(episode["id"])
+    return result
+
+
+def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Transcript) -> None:
+    """Replace the episode's segments and transcript row in one transaction."""
+    rows = [_segment_row(episode_id, s) for s in transcript.segments]
+    with transaction(db):
+        db.execute("delete from segments where episode_id = ?", [episode_id])
+        db.table("segments").insert_all(rows, batch_size=500)
+        db.table("transcripts").upsert(_transcript_row(episode_id, transcript), pk="episode_id")
+        mark_done(db, episode_id, TRANSCRIBED)
+
+
+def _segment_row(episode_id: str, segment: Segment) -> dict[str, Any]:
+    return {
+        "episode_id": episode_id,
+        "idx": segment.index,
+        "start_time": segment.start,
+        "end_time": segment.end,
+        "text": segment.text,
+        "speaker": segment.speaker,
+        "avg_logprob": segment.avg_logprob,
+        "no_speech_prob": segment.no_speech_prob,
+        "compression_ratio": segment.compression_ratio,
+        "words": json.dumps(
+            [[w.start, w.end, w.word, w.probability] for w in segment.words], ensure_ascii=False
+        )
+        if segment.words
+        else None,
+        "quality": segment.quality,
+    }
+
+
+def _transcript_row(episode_id: str, transcript: Transcript) -> dict[str, Any]:
+    segments = transcript.segments
+    return {
+        "episode_id": episode_id,
+        "source": transcript.source,
+        "engine": transcript.engine,
+        "engine_version": transcript.engine_version,
+        "model": transcript.model,
+        "compute_type": transcript.compute_type,
+        "language": transcript.language,
+        "language_probability": transcript.language_probability,
+        "audio_duration": transcript.audio_duration,
+        "speech_duration": transcript.speech_duration,
+        "wall_time": transcript.wall_time,
+        "real_time_factor": transcript.real_time_factor,
+        "options": json.dumps(transcript.options),
+        "source_url": transcript.source_url,
+        "source_format": transcript.source_format,
+        "segment_count": len(segments),
+        "flagged_count": sum(s.quality != guard.OK for s in segments),
+        "created_at": utcnow(),
+    }
