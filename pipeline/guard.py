@@ -59,9 +59,9 @@ def classify(segment: Segment) -> str:
     if segment.compression_ratio is not None and segment.compression_ratio > MAX_COMPRESSION:
         return REPETITION
     logprob = segment.avg_logprob
-    if segment.no_speech_prob is not None and segment.no_speech_prob > NO_SPEECH_PROB:
-        if logprob is None or logprob < NO_SPEECH_LOGPROB:
-            return NO_SPEECH
+    silent = segment.no_speech_prob is not None and segment.no_speech_prob > NO_SPEECH_PROB
+    if silent and (logprob is None or logprob < NO_SPEECH_LOGPROB):
+        return NO_SPEECH
     if logprob is not None and logprob < LOW_LOGPROB:
         return LOW_CONFIDENCE
     return OK
