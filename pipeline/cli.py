@@ -32,7 +32,7 @@ from . import feeds as feeds_mod
 from .download import download_episodes
 from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
-from .ingest import run_ingest
+from .ingest import AsrSettings, run_ingest
 from .opml import write_opml
 
 app = typer.Typer(
@@ -51,6 +51,15 @@ err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
+EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", help="Whisper model: tiny.en, base (packaged), another name, or a folder."
+    ),
+]
+BeamOption = Annotated[int, typer.Option(help="Beam size (1 = greedy).")]
+VadOption = Annotated[bool, typer.Option("--vad/--no-vad", help="Skip music and silence.")]
 
 
 @dataclass
@@ -144,14 +153,18 @@ class BarProgress:
 
 
 @contextmanager
-def progress_bars(state: State) -> Iterator[BarProgress | None]:
+def progress_bars(
+    state: State, *columns: Any, kind: type[BarProgress] = BarProgress
+) -> Iterator[BarProgress | None]:
     """Bars on a terminal; nothing under --quiet or when output is piped."""
     if state.quiet or not err.is_terminal:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    with RichProgressBar(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:
-        yield BarProgress(bar)
+    columns = columns or (DownloadColumn(), TimeRemainingColumn())
+    with RichProgressBar(
+        TextColumn("{task.description}"), BarColumn(), *columns, console=err, transient=True
+    ) as bar:
+        yield kind(bar)
 
 
 # Feeds -------------------------------------------------------------------------
@@ -275,11 +288,16 @@ def ingest(
         Path | None, typer.Option(help="OPML file: subscribe to every feed in it first.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many episodes per stage.")] = None,
+    engine: EngineOption = DEFAULT_ENGINE,
+    model: ModelOption = "tiny.en",
 ) -> None:
-    """Run every stage in order, each incremental: subscribe, poll, download."""
+    """Run every stage in order, each incremental: subscribe, poll, download, transcribe."""
     state: State = ctx.obj
-    with progress_bars(state) as bars:
-        summary = run_ingest(state.db, state.data_dir, feeds_file=feeds, limit=limit, progress=bars)
+    asr = AsrSettings(engine=engine, model=model)
+    with progress_bars(state, TextColumn("{task.percentage:>3.0f}%")) as bars:
+        summary = run_ingest(
+            state.db, state.data_dir, feeds_file=feeds, limit=limit, progress=bars, asr=asr
+        )
     for error in summary.errors:
         err.print(f"Failed: {error}", markup=False)
     out.print(summary.line(), markup=False, highlight=False)
@@ -309,31 +327,6 @@ def episodes(
 
 
 # Transcription -------------------------------------------------------------------
-
-EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
-ModelOption = Annotated[
-    str,
-    typer.Option(
-        "--model", help="Whisper model: tiny.en, base (packaged), another name, or a folder."
-    ),
-]
-BeamOption = Annotated[int, typer.Option(help="Beam size (1 = greedy).")]
-VadOption = Annotated[bool, typer.Option("--vad/--no-vad", help="Skip music and silence.")]
-
-
-@contextmanager
-def audio_bars(state: State) -> Iterator[BarProgress | None]:
-    if state.quiet or not err.is_terminal:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
-        TextColumn("RTF {task.fields[rtf]}"),
-    )
-    with RichProgressBar(*columns, console=err, transient=True) as bar:
-        yield RtfProgress(bar)
 
 
 class RtfProgress(BarProgress):
@@ -370,7 +363,12 @@ def transcribe(
     state: State = ctx.obj
     options = AsrOptions(beam_size=beam_size, vad=vad)
     failures = done = 0
-    with audio_bars(state) as bars:
+    with progress_bars(
+        state,
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
+        TextColumn("RTF {task.fields[rtf]}"),
+        kind=RtfProgress,
+    ) as bars:
         for result in transcribe_episodes(
             state.db,
             state.data_dir,
@@ -424,7 +422,12 @@ def transcribe_file_command(
         raise PipelineError(f"No audio file at {audio}.")
     options = AsrOptions(beam_size=beam_size, vad=vad)
     asr = load_engine(engine, model, state.data_dir / "models", options)
-    with audio_bars(state) as bars:
+    with progress_bars(
+        state,
+        TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
+        TextColumn("RTF {task.fields[rtf]}"),
+        kind=RtfProgress,
+    ) as bars:
         if bars:
             from .audio import duration
 

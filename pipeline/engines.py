@@ -111,15 +111,61 @@ class FasterWhisperEngine:
             **options.extra,
         }
         if self.batched is not None:
-            # Timestamp tokens give sentence-sized segments instead of 30 s chunks.
-            pieces, info = self.batched.transcribe(
-                samples, batch_size=options.batch_size, without_timestamps=False, **kwargs
-            )
+            # Decoding timestamp tokens makes tiny.en skip whole sentences in a
+            # 30 s chunk (docs/benchmarks.md), so chunks are decoded as text and
+            # split into sentences by their word timings instead.
+            pieces, info = self.batched.transcribe(samples, batch_size=options.batch_size, **kwargs)
+            segments = [s for p in pieces for s in split_sentences(_from_faster(p))]
         else:
             pieces, info = self.model.transcribe(samples, **kwargs)
-        segments = [_from_faster(piece) for piece in pieces]
+            segments = [_from_faster(piece) for piece in pieces]
+        for segment in segments:
+            for word in segment.words:
+                word.word = word.word.strip()
         speech = info.duration_after_vad if options.vad else info.duration
         return WindowResult(segments, info.language, info.language_probability, float(speech))
+
+
+SENTENCE_END = (".", "?", "!")
+MAX_SENTENCE_SECONDS = 20.0
+PAUSE_SECONDS = 1.0
+
+
+def split_sentences(segment: Segment) -> list[Segment]:
+    """A long segment as sentence-sized ones, using its word timings.
+
+    Breaks after sentence punctuation, at a pause, or at a comma once a piece
+    is long; confidences stay those of the decoded chunk.
+    """
+    if not segment.words:
+        return [segment]
+    pieces: list[list[Word]] = [[]]
+    for word, following in zip(segment.words, [*segment.words[1:], None], strict=True):
+        pieces[-1].append(word)
+        if following is None:
+            break
+        long = word.end - pieces[-1][0].start > MAX_SENTENCE_SECONDS
+        if (
+            word.word.endswith(SENTENCE_END)
+            or following.start - word.end > PAUSE_SECONDS
+            or (long and word.word.endswith((",", ";", ":")))
+            or word.end - pieces[-1][0].start > 2 * MAX_SENTENCE_SECONDS
+        ):
+            pieces.append([])
+    return [
+        Segment(
+            index=0,
+            start=words[0].start,
+            end=words[-1].end,
+            text="".join(w.word for w in words).strip(),  # words keep their leading spaces
+            avg_logprob=segment.avg_logprob,
+            no_speech_prob=segment.no_speech_prob,
+            compression_ratio=segment.compression_ratio,
+            words=words,
+        )
+        for words in pieces
+        if words
+    ]
 
 
 def _from_faster(piece: Any) -> Segment:
@@ -132,7 +178,7 @@ def _from_faster(piece: Any) -> Segment:
         no_speech_prob=float(piece.no_speech_prob),
         compression_ratio=float(piece.compression_ratio),
         words=[
-            Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+            Word(float(w.start), float(w.end), w.word, float(w.probability))
             for w in piece.words or []
         ],
     )

@@ -12,10 +12,18 @@ import sqlite_utils
 
 from .db import utcnow
 from .download import download_episodes
+from .engines import DEFAULT_ENGINE, AsrOptions
 from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
 
 log = logging.getLogger("pipeline.ingest")
+
+
+@dataclass
+class AsrSettings:
+    engine: str = DEFAULT_ENGINE
+    model: str = "tiny.en"
+    options: AsrOptions = field(default_factory=AsrOptions)
 
 
 @dataclass
@@ -26,13 +34,16 @@ class IngestSummary:
     new_episodes: int = 0
     downloaded: int = 0
     download_failures: int = 0
+    transcribed: int = 0
+    transcribed_seconds: float = 0.0
+    transcribe_failures: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return bool(self.errors)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if k not in ("run_id", "errors")}
 
     def line(self) -> str:
@@ -40,6 +51,7 @@ class IngestSummary:
         return (
             f"run {self.run_id}: {self.feeds_polled} feeds polled, "
             f"{self.new_episodes} new episodes, {self.downloaded} downloaded, "
+            f"{self.transcribed} transcribed ({self.transcribed_seconds / 3600:.2f} h of audio), "
             f"{len(self.errors)} failures"
         )
 
@@ -70,9 +82,10 @@ def run_ingest(
     feeds_file: Path | None = None,
     limit: int | None = None,
     progress: Progress | None = None,
+    asr: AsrSettings | None = None,
     command: str = "ingest",
 ) -> IngestSummary:
-    """Subscribe to feeds_file (if given), poll, download; later stages follow."""
+    """Subscribe to feeds_file (if given), then poll, download and transcribe."""
     progress = progress or NullProgress()
     summary = IngestSummary(run_id=start_run(db, command))
     status = "interrupted"
@@ -81,6 +94,7 @@ def run_ingest(
             import_opml(db, feeds_file)
         _poll(db, summary)
         _download(db, data_dir, summary, limit, progress)
+        _transcribe(db, data_dir, summary, limit, progress, asr or AsrSettings())
         status = "failed" if summary.failed else "ok"
     finally:
         finish_run(db, summary, status)
@@ -108,4 +122,31 @@ def _download(
             summary.downloaded += 1
         else:
             summary.download_failures += 1
+            summary.errors.append(f"episode {result.episode_id}: {result.error}")
+
+
+def _transcribe(
+    db: sqlite_utils.Database,
+    data_dir: Path,
+    summary: IngestSummary,
+    limit: int | None,
+    progress: Progress,
+    asr: AsrSettings,
+) -> None:
+    from .transcribe import transcribe_episodes
+
+    for result in transcribe_episodes(
+        db,
+        data_dir,
+        engine=asr.engine,
+        model=asr.model,
+        options=asr.options,
+        limit=limit,
+        progress=progress,
+    ):
+        if result.ok and result.transcript:
+            summary.transcribed += 1
+            summary.transcribed_seconds += result.transcript.audio_duration or 0.0
+        else:
+            summary.transcribe_failures += 1
             summary.errors.append(f"episode {result.episode_id}: {result.error}")
