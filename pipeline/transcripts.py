@@ -323,7 +323,7 @@ def parse_html(text: str) -> list[Segment]:
     parser.close()
     if not any(start is not None for _, start, _ in parser.entries):
         return parse_text("\n\n".join(body for _, _, body in parser.entries))
-    segments = []
+    segments: list[Segment] = []
     for number, (speaker, start, body) in enumerate(parser.entries):
         begin = start if start is not None else (segments[-1].end if segments else 0.0)
         following = next((s for _, s, _ in parser.entries[number + 1 :] if s is not None), None)

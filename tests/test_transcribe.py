@@ -117,7 +117,7 @@ def test_long_audio_streams_in_bounded_windows_cut_at_pauses(tmp_path):
     pieces = list(audio.windows(path, seconds=120))
     sizes = [samples.size / rate for _, samples in pieces]
     assert max(sizes) <= 120 and sum(sizes) == pytest.approx(660, abs=0.1)
-    for offset, samples in pieces[1:]:
+    for offset, _ in pieces[1:]:
         position = round(offset * rate) % pattern.size
         assert position >= tone.size - rate // 10  # each cut fell in a pause
     assert [o for o, _ in pieces] == sorted(o for o, _ in pieces)
