@@ -4,7 +4,7 @@ Whisper loops on hard audio (music, noise, long silences): the same word or
 phrase over and over, or the same line in segment after segment.  It also
 invents stock phrases in silence.  Each segment gets a ``quality``: "ok", or the
 reason it is suspect.  Flagged segments stay in the database (so nothing is
-hidden) but search and analysis only read "ok" ones.
+hidden) but search and analysis only read SEARCHABLE ones.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from .models import Segment
 
 OK = "ok"
+ESTIMATED_TIME = "estimated-time"  # real text, invented timing (untimed publisher transcripts)
+SEARCHABLE = (OK, ESTIMATED_TIME)
 REPETITION = "repetition"
 NO_SPEECH = "no-speech"
 LOW_CONFIDENCE = "low-confidence"

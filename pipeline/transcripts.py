@@ -1,125 +1,213 @@
-"""Publisher transcripts (``podcast:transcript``) parsed into Segment records.
+"""Publisher transcripts (Podcasting 2.0 ``<podcast:transcript>``) parsed into Segment records.
 
-Formats, per the Podcasting 2.0 transcript spec:
+A feed may offer the same transcript in several formats; ``choose_transcript``
+picks one, ``parse_transcript`` turns its bytes into ``Segment`` records with
+times in float seconds, indexed 0..n-1 in file order.
 
-* WebVTT: cues with optional ``<v Speaker>`` voice tags (a cue without one keeps
-  the previous cue's speaker, as publishers only tag changes of speaker).
-* SRT: numbered cues; a ``Name:`` prefix at the start of a cue is the speaker.
-* JSON: ``{"version", "segments": [{speaker, startTime, endTime, body}]}``; files
-  with one word per segment are merged into sentences, keeping word timings.
-* HTML: ``<cite>Speaker:</cite> <time>0:00</time> <p>text</p>`` blocks.
-* Plain text: no timings, so times are estimated from word counts and every
-  segment is marked ``quality="estimated-time"``.
+Formats (https://github.com/Podcastindex-org/podcast-namespace, transcripts spec):
 
-A file with any unparsable cue raises TranscriptError naming it: the caller
-stores a transcript whole or not at all.
+* WebVTT (``text/vtt``): cues with optional ``<v Speaker>`` voice tags. The spec
+  tags a cue only when the speaker changes, so an untagged cue keeps the previous
+  speaker. Formatting tags are dropped and entities decoded. Seconds-only
+  timestamps (``0.860 --> 7.380``), which some generators write for the first
+  minute, are accepted although WebVTT requires ``mm:ss.ttt``.
+* SRT (``application/x-subrip``): numbered cues. Speakers appear as a ``Name:``
+  prefix on the first card of a turn; we only take a prefix of one to four
+  capitalised words (or numbers) before the colon, so ordinary sentences are
+  rarely mistaken for names, and later cards keep that speaker.
+* JSON (``application/json``): ``{"version", "segments": [{speaker, startTime,
+  endTime, body}]}``. Word-per-segment files are merged into sentence-sized
+  segments that keep the word timings in ``Segment.words``.
+* HTML (``text/html``): ``<cite>Speaker:</cite> <time>0:00</time> <p>text</p>``;
+  a monologue ends where the next one starts.
+* Plain text (``text/plain``): no timings, so times are estimated from word
+  counts (2.5 words/s) and every such segment is marked
+  ``quality="estimated-time"``.
+
+Anything unreadable raises TranscriptError (one sentence naming the file, cue and
+line): a transcript is stored whole or not at all, never half-parsed.
 """
 
 from __future__ import annotations
 
-import html
 import json
+import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import PipelineError
+from .guard import ESTIMATED_TIME as ESTIMATED
 from .models import Segment, Word
 
-FORMATS = {
+log = logging.getLogger("pipeline.transcripts")
+
+FORMATS: dict[str, str] = {
     "text/vtt": "vtt",
+    "text/webvtt": "vtt",
     "application/x-subrip": "srt",
     "application/srt": "srt",
+    "application/x-srt": "srt",
     "text/srt": "srt",
+    "text/x-srt": "srt",
     "application/json": "json",
     "application/json+transcript": "json",
+    "application/x-json": "json",
     "text/json": "json",
     "text/html": "html",
+    "application/xhtml+xml": "html",
     "text/plain": "text",
 }
-EXTENSIONS = {
-    "vtt": "vtt",
-    "srt": "srt",
-    "json": "json",
-    "html": "html",
-    "htm": "html",
-    "txt": "text",
+EXTENSIONS: dict[str, str] = {
+    ".vtt": "vtt",
+    ".webvtt": "vtt",
+    ".srt": "srt",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
 }
-# With several on offer, timed formats first (JSON has word timings).
+LABELS = {"vtt": "WebVTT", "srt": "SRT", "json": "JSON", "html": "HTML", "text": "plain-text"}
+# Best first: JSON can carry word timings, VTT carries speakers, SRT only cue
+# times, HTML only turn starts, text nothing.
 PREFERENCE = ("json", "vtt", "srt", "html", "text")
-ESTIMATED = "estimated-time"
-WORDS_PER_SECOND = 2.5
-MERGE_GAP = 1.5  # seconds of silence that end a merged sentence
-MERGE_MAX = 30.0  # seconds: the longest merged segment
+WORDS_PER_SECOND = 2.5  # typical podcast speech, for formats without timings
+MERGE_GAP = 1.5  # seconds of silence that end a merged JSON sentence
+MERGE_MAX = 30.0  # seconds: the longest merged JSON segment / estimated text chunk
+WORD_LEVEL_SHARE = 0.8  # a JSON file with this share of one-word segments is word-timed
 
-_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})|(\d+)[.,](\d{1,3})"
-_CUE_TIMES = re.compile(rf"^\s*({_TIME})\s*-->\s*({_TIME})(?:\s+.*)?$")
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?\s+([^>]+)>")
-_TAG = re.compile(r"</?[^>]+>")
-_SPEAKER_PREFIX = re.compile(r"^((?:[A-Z][\w'.-]*)(?:\s+[A-Z][\w'.-]*){0,3}):\s+(.*)$", re.S)
+_STAMP = r"\d+(?::\d+){0,2}[.,]\d{1,3}"
+_TIMING = re.compile(rf"\s*({_STAMP})\s*-->\s*({_STAMP})(?:[ \t].*)?")
+# Only real tags: "<" directly followed by a name, "/" or a timestamp, so a stray
+# "a < b > c" in cue text survives.
+_TAG = re.compile(r"</?(?:[A-Za-z][^<>]*|\d[\d:.]*)>")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?[ \t]+([^>]*)>")
+_NAME_WORD = r"(?:[A-Z][\w'.\-]*|\d+)"
+_SPEAKER_PREFIX = re.compile(rf"([A-Z][\w'.\-]*(?:[ \t]+{_NAME_WORD}){{0,3}})[ \t]*:(?:\s+(.*))?")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?\u2026])\s+")
+_PUNCTUATION = re.compile(r"[^\w\s]+")
 
 
 class TranscriptError(PipelineError):
-    """A transcript file that cannot be read; the message names the problem."""
+    """A transcript that cannot be used; the message names the file and the problem."""
 
 
-def detect_format(mime: str | None, name: str | None, data: bytes) -> str:
-    """The format by MIME type, then file extension, then by looking at the content."""
+class _Malformed(ValueError):
+    """A problem inside a file; parse_transcript adds which file it is."""
+
+
+# Choosing and detecting ----------------------------------------------------------
+
+
+def _mime_format(mime: str | None) -> str | None:
     base = (mime or "").split(";")[0].strip().lower()
     if base in FORMATS:
         return FORMATS[base]
-    extension = (name or "").split("?")[0].rsplit(".", 1)[-1].lower() if name else ""
-    if extension in EXTENSIONS:
-        return EXTENSIONS[extension]
-    head = decode(data).lstrip()[:300]
-    if not head:
-        raise TranscriptError("the transcript is empty")
+    if base.endswith(("/json", "+json")):
+        return "json"
+    return None
+
+
+def _extension_format(url_or_name: str | None) -> str | None:
+    if not url_or_name:
+        return None
+    path = urlsplit(url_or_name).path if "://" in url_or_name else url_or_name
+    return EXTENSIONS.get(PurePosixPath(path).suffix.lower())
+
+
+def _declared_format(mime: str | None, url_or_name: str | None) -> str | None:
+    """The format a type or file name promises, if any. text/plain promises nothing:
+    many servers send it for any text file, .vtt and .srt included."""
+    by_mime = _mime_format(mime)
+    if by_mime and by_mime != "text":
+        return by_mime
+    return _extension_format(url_or_name)
+
+
+def sniff_format(text: str) -> str:
+    """The format of decoded content, by its first characters."""
+    head = text.lstrip()[:1000]
     if head.startswith("WEBVTT"):
         return "vtt"
-    if head[0] in "{[":
+    # '{' or '[' then a key, object or end: "[Music] Hello" stays plain text, but
+    # single-quoted pseudo-JSON is still called JSON so that it fails as such.
+    if re.match(r"\{\s*[\"'}]|\[\s*[{\]]", head):
         return "json"
-    if re.match(r"\d+\s*\n\s*\d+:\d{2}:\d{2}[,.]\d+\s*-->", head):
+    if re.match(rf"(?:\d+[ \t]*\n)?[ \t]*{_STAMP}[ \t]*-->", head):
         return "srt"
-    if re.search(r"<(html|body|p|cite|time)\b", head, re.I):
+    if re.search(r"<(?:!doctype\s+html|html|body|cite|time|p)\b", head, re.I):
         return "html"
     return "text"
 
 
-def choose_transcript(offered: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    """The best of a feed's transcripts: a timed format, in English or unlabelled."""
-    candidates = []
-    for transcript in offered:
-        url = transcript.get("url")
-        if not url:
+def detect_format(mime: str | None, url_or_name: str | None, data: bytes) -> str:
+    """The format by MIME type, then file extension, then content."""
+    text = decode(data)
+    if not text.strip():
+        raise TranscriptError(f"{_label(None, url_or_name)} is empty")
+    return _declared_format(mime, url_or_name) or sniff_format(text)
+
+
+def choose_transcript(transcripts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The feed transcript to fetch: English (or unlabelled) first, then the format
+    with the best timings; ties keep feed order. Types we cannot parse are skipped."""
+    ranked: list[tuple[tuple[bool, int, int], dict[str, Any]]] = []
+    for position, offer in enumerate(transcripts):
+        url, mime = offer.get("url"), offer.get("type")
+        fmt = _declared_format(mime, url)
+        if fmt is None and _mime_format(mime or "text/plain") == "text":
+            fmt = "text"  # text/plain, or untyped: content sniffing decides, so rank it last
+        if not url or fmt is None:
             continue
-        fmt = FORMATS.get((transcript.get("type") or "").split(";")[0].strip().lower())
-        fmt = fmt or EXTENSIONS.get(url.split("?")[0].rsplit(".", 1)[-1].lower(), "text")
-        language = (transcript.get("language") or "en").lower()
-        rank = (not language.startswith("en"), PREFERENCE.index(fmt))
-        candidates.append((rank, transcript))
-    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+        language = (offer.get("language") or "").strip().lower()
+        foreign = bool(language) and not re.match(r"en(?:g|glish)?(?:[-_]|$)", language)
+        ranked.append(((foreign, PREFERENCE.index(fmt), position), offer))
+    return min(ranked, key=lambda item: item[0])[1] if ranked else None
+
+
+# Parsing ---------------------------------------------------------------------------
 
 
 def parse_transcript(
     data: bytes, fmt: str | None = None, *, mime: str | None = None, name: str | None = None
 ) -> list[Segment]:
-    fmt = fmt or detect_format(mime, name, data)
-    parser = {"vtt": parse_vtt, "srt": parse_srt, "json": parse_json, "html": parse_html}
-    segments = parser.get(fmt, parse_text)(decode(data))
-    segments = [s for s in segments if s.text]
+    """Every segment of a transcript file, or TranscriptError: never a partial list."""
+    text = decode(data)
+    if not text.strip():
+        raise TranscriptError(f"{_label(fmt, name)} is empty: it contains no transcript segments")
+    fmt = fmt or _declared_format(mime, name) or sniff_format(text)
+    parser = PARSERS.get(fmt)
+    if parser is None:
+        known = ", ".join(PARSERS)
+        raise TranscriptError(f"unknown transcript format {fmt!r}: expected one of {known}")
+    try:
+        segments = [s for s in parser(text) if s.text]
+    except _Malformed as exc:
+        raise TranscriptError(f"{_label(fmt, name)} is malformed: {exc}") from None
     if not segments:
-        raise TranscriptError(f"the {fmt} transcript contains no transcript segments")
+        raise TranscriptError(f"{_label(fmt, name)} contains no transcript segments")
     for index, segment in enumerate(segments):
         segment.index = index
+    log.debug("%s: %d segments from %s", name or "transcript", len(segments), fmt)
     return segments
 
 
+def _label(fmt: str | None, name: str | None) -> str:
+    kind = f"{LABELS[fmt]} transcript" if fmt in LABELS else "transcript"
+    return f"the {kind} {name}" if name else f"the {kind}"
+
+
 def decode(data: bytes) -> str:
-    """BOM-aware decoding: UTF-8 or UTF-16 with a BOM, else UTF-8, else Windows-1252."""
+    """Text with "\\n" line ends: UTF-8 or UTF-16 by their BOM, else UTF-8, else
+    Windows-1252 (what legacy Windows tools write; it decodes any byte)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
+        text = data.decode("utf-16", "replace")
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -128,153 +216,300 @@ def decode(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _seconds(match: tuple[str | None, ...]) -> float:
-    hours, minutes, seconds, fraction, bare, bare_fraction = match
-    if bare is not None:
-        return int(bare) + int(bare_fraction or 0) / 10 ** len(bare_fraction or "0")
-    if int(seconds or 0) >= 60 or int(minutes or 0) >= 60 and hours:
-        raise ValueError("seconds or minutes out of range")
-    total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + int(seconds or 0)
-    return total + int(fraction or 0) / 10 ** len(fraction or "0")
+def _spoken(text: str) -> float:
+    """Estimated seconds to say ``text``."""
+    return round(len(text.split()) / WORDS_PER_SECOND, 3)
 
 
-def _cue_times(line: str) -> tuple[float, float] | None:
-    match = _CUE_TIMES.match(line)
-    if not match:
-        return None
-    groups = match.groups()
-    start, end = _seconds(groups[1:7]), _seconds(groups[8:14])
-    if end < start:
-        raise ValueError(f"the cue ends ({end:.3f} s) before it starts ({start:.3f} s)")
-    return start, end
-
-
-def _blocks(text: str) -> list[list[str]]:
-    return [block.split("\n") for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+def _squash(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _clean(text: str) -> str:
-    return " ".join(html.unescape(_TAG.sub("", text)).split())
+    """Cue text without tags, with entities decoded (&amp; &lt; &nbsp; ...)."""
+    return _squash(unescape(_TAG.sub("", text)))
+
+
+# WebVTT and SRT ----------------------------------------------------------------------
+
+
+@dataclass
+class _Cue:
+    number: int  # 1-based, counting cues only
+    line: int  # 1-based line of the timing
+    timing: str
+    text: list[str] = field(default_factory=list)
+
+    def where(self) -> str:
+        return f"cue {self.number} (line {self.line})"
+
+    def times(self) -> tuple[float, float]:
+        match = _TIMING.fullmatch(self.timing)
+        if not match:
+            raise _Malformed(f"{self.where()} has an unreadable timing {self.timing.strip()!r}")
+        start, end = (self._seconds(stamp) for stamp in match.groups())
+        if end < start:
+            raise _Malformed(f"{self.where()} ends before it starts: {self.timing.strip()!r}")
+        return start, end
+
+    def _seconds(self, stamp: str) -> float:
+        clock, fraction = re.split("[.,]", stamp)
+        fields = [int(part) for part in clock.split(":")]
+        # The leading field may be large (minutes past 59 in mm:ss, bare seconds);
+        # the ones after it are minutes and seconds. "00:00:90,740" could be 1:30.740
+        # or a typo for 00:00:50,740, so it is rejected rather than guessed.
+        if any(part > 59 for part in fields[1:]):
+            raise _Malformed(
+                f"{self.where()} has an impossible time {stamp!r} (minutes and seconds "
+                "must be below 60)"
+            )
+        seconds = 0
+        for part in fields:
+            seconds = seconds * 60 + part
+        return round(seconds + int(fraction) / 10 ** len(fraction), 3)
+
+
+_SKIPPED_BLOCKS = re.compile(r"(?:NOTE|STYLE|REGION)(?:[ \t].*)?")
+
+
+def _cues(lines: list[str], first_line: int, *, any_identifier: bool) -> list[_Cue]:
+    """Cues from the lines after a header: a timing line starts a cue, a blank line
+    ends it. Tolerated: missing numbers, extra blank lines, a missing blank line
+    before a numbered cue. A line that belongs to no cue is an error, because it is
+    text we would otherwise lose silently. ``any_identifier``: WebVTT cue ids are any
+    text, SRT ones are numbers; WebVTT also has NOTE/STYLE/REGION blocks to skip."""
+    cues: list[_Cue] = []
+    cue: _Cue | None = None
+    skipping = False
+    for offset, line in enumerate(lines):
+        number = first_line + offset
+        following = lines[offset + 1] if offset + 1 < len(lines) else ""
+        stripped = line.strip()
+        if not stripped:
+            cue, skipping = None, False
+        elif skipping:
+            continue
+        elif "-->" in line:
+            cue = _Cue(len(cues) + 1, number, line)
+            cues.append(cue)
+        elif "-->" in following and (stripped.isdigit() or (cue is None and any_identifier)):
+            cue = None  # the next cue's number or identifier
+        elif cue is not None:
+            cue.text.append(line)
+        elif any_identifier and _SKIPPED_BLOCKS.fullmatch(stripped):
+            skipping = True
+        else:
+            raise _Malformed(f"line {number} is not part of any cue: {stripped[:60]!r}")
+    return cues
 
 
 def parse_vtt(text: str) -> list[Segment]:
-    blocks = _blocks(text)
-    if not blocks or not blocks[0][0].startswith("WEBVTT"):
-        raise TranscriptError("the WebVTT transcript does not start with WEBVTT")
+    lines = text.split("\n")
+    header = next((number for number, line in enumerate(lines) if line.strip()), 0)
+    if not lines[header].lstrip().startswith("WEBVTT"):
+        raise _Malformed("it does not start with the WEBVTT header")
+    body = header + 1
+    while body < len(lines) and lines[body].strip() and "-->" not in lines[body]:
+        body += 1  # header lines ("Kind: captions") up to the first blank line
     segments: list[Segment] = []
-    speaker = None
-    for number, block in enumerate(blocks[1:], start=2):
-        if block[0].startswith(("NOTE", "STYLE", "REGION")):
-            continue
-        timing = next((i for i, line in enumerate(block) if "-->" in line), None)
-        if timing is None:
-            raise TranscriptError(f"WebVTT block {number} has no cue timing: {block[0][:60]!r}")
-        times = _parse_times(block[timing], f"WebVTT block {number}")
-        raw = "\n".join(block[timing + 1 :])
-        voice = _VOICE.search(raw)
-        if voice:
-            speaker = voice.group(1).strip()
-        segments.append(Segment(0, *times, text=_clean(raw), speaker=speaker))
+    speaker: str | None = None
+    for cue in _cues(lines[body:], body + 1, any_identifier=True):
+        start, end = cue.times()
+        spans = _voice_spans("\n".join(cue.text), speaker)
+        if spans:
+            speaker = spans[-1][0]
+        segments.extend(_share_time(spans, start, end))
     return segments
 
 
-def _parse_times(line: str, where: str) -> tuple[float, float]:
-    try:
-        times = _cue_times(line)
-    except ValueError as exc:
-        raise TranscriptError(f"{where} has an impossible time in {line.strip()!r}: {exc}") from exc
-    if times is None:
-        raise TranscriptError(f"{where} has an unreadable cue timing {line.strip()!r}")
-    return times
+def _voice_spans(raw: str, speaker: str | None) -> list[tuple[str | None, str]]:
+    """(speaker, text) runs of a cue; text before any <v> tag keeps ``speaker``."""
+    pieces = _VOICE.split(raw)  # [text, voice, text, voice, text, ...]
+    spans: list[tuple[str | None, str]] = []
+    for position, piece in enumerate(pieces):
+        if position % 2:
+            speaker = _squash(unescape(piece)) or speaker
+            continue
+        text = _clean(piece)
+        if text and spans and spans[-1][0] == speaker:
+            spans[-1] = (speaker, f"{spans[-1][1]} {text}")
+        elif text:
+            spans.append((speaker, text))
+    if not spans and len(pieces) > 1:
+        spans.append((speaker, ""))  # a voice tag with no words still names the speaker
+    return spans
+
+
+def _share_time(spans: list[tuple[str | None, str]], start: float, end: float) -> list[Segment]:
+    """One segment per speaker in a cue; a cue with several voices (rare) is split in
+    proportion to word counts, since cues have no finer timing."""
+    words = [max(1, len(text.split())) for _, text in spans]
+    segments, clock, said = [], start, 0
+    for (speaker, text), count in zip(spans, words, strict=True):
+        said += count
+        until = end if said == sum(words) else round(start + (end - start) * said / sum(words), 3)
+        segments.append(Segment(0, clock, until, text, speaker=speaker))
+        clock = until
+    return segments
 
 
 def parse_srt(text: str) -> list[Segment]:
-    segments = []
-    for number, block in enumerate(_blocks(text), start=1):
-        lines = block[1:] if block[0].strip().isdigit() else block
-        if not lines or "-->" not in lines[0]:
-            raise TranscriptError(f"SRT cue {number} has no timing line: {block[0][:60]!r}")
-        if not block[0].strip().isdigit():
-            raise TranscriptError(f"SRT cue {number} is not numbered: {block[0][:60]!r}")
-        start, end = _parse_times(lines[0], f"SRT cue {number}")
-        body = _clean(" ".join(lines[1:]))
-        speaker = None
-        prefix = _SPEAKER_PREFIX.match(body)
-        if prefix:
-            speaker, body = prefix.group(1), prefix.group(2)
+    segments: list[Segment] = []
+    speaker: str | None = None
+    for cue in _cues(text.split("\n"), 1, any_identifier=False):
+        start, end = cue.times()
+        body = _clean(" ".join(cue.text))
+        named, body = _speaker_prefix(body)
+        speaker = named or speaker
         segments.append(Segment(0, start, end, body, speaker=speaker))
     return segments
+
+
+def _speaker_prefix(text: str) -> tuple[str | None, str]:
+    """("Jane Doe", "Hello") from "Jane Doe: Hello"; (None, text) when it is not one."""
+    match = _SPEAKER_PREFIX.fullmatch(text)
+    if not match:
+        return None, text
+    return match.group(1), (match.group(2) or "").strip()
+
+
+# JSON ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Piece:
+    start: float
+    end: float | None
+    text: str
+    speaker: str | None
 
 
 def parse_json(text: str) -> list[Segment]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TranscriptError(
-            f"the JSON transcript is not valid JSON ({exc.msg}, line {exc.lineno})"
-        ) from exc
-    items = document.get("segments") if isinstance(document, dict) else None
+        raise _Malformed(
+            f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    items = document.get("segments") if isinstance(document, dict) else document
     if not isinstance(items, list):
-        raise TranscriptError('the JSON transcript has no "segments" list')
-    pieces = []
+        raise _Malformed('it has no "segments" list')
+    pieces = _json_pieces(items)
+    if _word_level(pieces):
+        return _merge_words(pieces)
+    return _merge_split_cues(pieces)
+
+
+def _json_pieces(items: list[Any]) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    speaker: str | None = None
     for number, item in enumerate(items, start=1):
-        try:
-            start, end = float(item["startTime"]), float(item["endTime"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TranscriptError(f"JSON segment {number} has no valid startTime/endTime") from exc
-        body = _clean(str(item.get("body") or ""))
-        if body:
-            pieces.append(_Piece(start, max(start, end), body, item.get("speaker")))
-    return _merge_words(pieces) if _word_level(pieces) else [p.segment() for p in pieces]
+        if not isinstance(item, dict):
+            raise _Malformed(f"segment {number} is not an object")
+        start, end = _json_time(item.get("startTime")), _json_time(item.get("endTime"))
+        if start is None:
+            raise _Malformed(f"segment {number} has no valid startTime")
+        if end is None and item.get("endTime") is not None:
+            raise _Malformed(f"segment {number} has an invalid endTime")
+        if end is not None and end < start:
+            raise _Malformed(f"segment {number} ends ({end}) before it starts ({start})")
+        # A segment without a speaker continues the previous one's (as AntennaPod does).
+        speaker = _squash(str(item["speaker"])) if item.get("speaker") else speaker
+        body = item.get("body")
+        pieces.append(_Piece(start, end, _squash(body) if isinstance(body, str) else "", speaker))
+    _fill_ends(pieces)
+    return [piece for piece in pieces if piece.text]
 
 
-@dataclass
-class _Piece:
-    start: float
-    end: float
-    text: str
-    speaker: str | None
+def _json_time(value: Any) -> float | None:
+    """Seconds from a number, a numeric string or a clock string ("1:02.5")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"\d+(?::\d+){0,2}(?:\.\d+)?", value.strip()):
+        return _clock(value)
+    return None
 
-    def segment(self) -> Segment:
-        return Segment(0, self.start, self.end, self.text, speaker=self.speaker)
+
+def _fill_ends(pieces: list[_Piece]) -> None:
+    """endTime is optional in the spec: use the next start, else an estimate."""
+    for position, piece in enumerate(pieces):
+        if piece.end is not None:
+            continue
+        following = pieces[position + 1].start if position + 1 < len(pieces) else None
+        if following is not None and following >= piece.start:
+            piece.end = following
+        else:
+            piece.end = round(piece.start + _spoken(piece.text), 3)
 
 
 def _word_level(pieces: list[_Piece]) -> bool:
-    """Mostly one word per segment: a word-timed transcript to merge into sentences."""
-    return bool(pieces) and sum(" " not in p.text for p in pieces) > 0.8 * len(pieces)
+    return bool(pieces) and sum(" " not in p.text for p in pieces) >= WORD_LEVEL_SHARE * len(pieces)
 
 
 def _merge_words(pieces: list[_Piece]) -> list[Segment]:
+    """Words into sentences: a new segment at a sentence end, a change of speaker, a
+    pause over MERGE_GAP or after MERGE_MAX seconds. Punctuation-only tokens ("," ".")
+    join the word before them."""
     segments: list[Segment] = []
-    current: list[_Piece] = []
+    words: list[Word] = []
     for piece in pieces:
-        if current and _breaks(current, piece):
-            segments.append(_join(current))
-            current = []
-        current.append(piece)
-    if current:
-        segments.append(_join(current))
+        end = piece.end if piece.end is not None else piece.start
+        if words and _PUNCTUATION.fullmatch(piece.text):
+            words[-1].word += piece.text
+            words[-1].end = max(words[-1].end, end)
+            continue
+        if words and _sentence_break(words, piece):
+            segments.append(_sentence(words))
+            words = []
+        words.append(Word(piece.start, end, piece.text, speaker=piece.speaker))
+    if words:
+        segments.append(_sentence(words))
     return segments
 
 
-def _breaks(current: list[_Piece], following: _Piece) -> bool:
-    last = current[-1]
+def _sentence_break(words: list[Word], following: _Piece) -> bool:
+    last = words[-1]
     return (
         following.speaker != last.speaker
-        or last.text.endswith((".", "?", "!"))
+        or bool(_SENTENCE_END.search(last.word))
         or following.start - last.end > MERGE_GAP
-        or following.end - current[0].start > MERGE_MAX
+        or (following.end or following.start) - words[0].start > MERGE_MAX
     )
 
 
-def _join(pieces: list[_Piece]) -> Segment:
-    words = [Word(p.start, p.end, p.text, speaker=p.speaker) for p in pieces]
-    text = " ".join(p.text for p in pieces)
-    return Segment(0, pieces[0].start, pieces[-1].end, text, speaker=pieces[0].speaker, words=words)
+def _sentence(words: list[Word]) -> Segment:
+    text = " ".join(word.word for word in words)
+    end = max(word.end for word in words)
+    return Segment(0, words[0].start, end, text, speaker=words[0].speaker, words=words)
+
+
+def _merge_split_cues(pieces: list[_Piece]) -> list[Segment]:
+    """Phrase-level files (e.g. Descript exports) often split one caption into two
+    segments with identical times and speaker; such twins are one segment."""
+    segments: list[Segment] = []
+    for piece in pieces:
+        end = piece.end if piece.end is not None else piece.start
+        previous = segments[-1] if segments else None
+        if previous and (previous.start, previous.end, previous.speaker) == (
+            piece.start,
+            end,
+            piece.speaker,
+        ):
+            previous.text = f"{previous.text} {piece.text}"
+        else:
+            segments.append(Segment(0, piece.start, end, piece.text, speaker=piece.speaker))
+    return segments
+
+
+# HTML ----------------------------------------------------------------------------------
 
 
 class _HtmlTranscript(HTMLParser):
-    """Collects (speaker, start, text) from <cite>, <time> and <p> elements."""
+    """(speaker, start, text) entries from <cite>, <time> and <p> elements."""
+
+    FIELDS = ("cite", "time", "p")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -284,73 +519,121 @@ class _HtmlTranscript(HTMLParser):
         self._open: str | None = None
         self._text: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("cite", "time", "p"):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.FIELDS:
+            self._finish()  # HTML lets </p> be omitted: a new field ends the last one
             self._open, self._text = tag, []
+        elif tag == "br":
+            self._text.append(" ")
 
     def handle_data(self, data: str) -> None:
         if self._open:
             self._text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag != self._open:
-            return
-        value = " ".join("".join(self._text).split())
+        if tag == self._open:
+            self._finish()
+
+    def close(self) -> None:
+        super().close()
+        self._finish()
+
+    def _finish(self) -> None:
+        value, tag = _squash("".join(self._text)), self._open
+        self._open, self._text = None, []
         if tag == "cite":
             self.speaker = value.rstrip(":").strip() or None
         elif tag == "time":
             self.time = _clock(value)
-        elif value:
+        elif tag == "p" and value:
             self.entries.append((self.speaker, self.time, value))
             self.time = None
-        self._open = None
 
 
 def _clock(value: str) -> float | None:
-    parts = value.strip().split(":")
-    try:
-        seconds = 0.0
-        for part in parts:
+    """Seconds from "1:07", "1:02:03" or "75.5"."""
+    seconds = 0.0
+    for part in value.strip().split(":"):
+        try:
             seconds = seconds * 60 + float(part)
-    except ValueError:
-        return None
-    return seconds
+        except ValueError:
+            return None
+    return round(seconds, 3)
 
 
 def parse_html(text: str) -> list[Segment]:
+    """A monologue runs from its <time> to the next one's; the last one (and any
+    without a <time>) gets a duration estimated from its word count."""
     parser = _HtmlTranscript()
     parser.feed(text)
     parser.close()
-    if not any(start is not None for _, start, _ in parser.entries):
-        return parse_text("\n\n".join(body for _, _, body in parser.entries))
+    entries = parser.entries
     segments: list[Segment] = []
-    for number, (speaker, start, body) in enumerate(parser.entries):
+    for position, (speaker, start, body) in enumerate(entries):
         begin = start if start is not None else (segments[-1].end if segments else 0.0)
-        following = next((s for _, s, _ in parser.entries[number + 1 :] if s is not None), None)
+        following = entries[position + 1][1] if position + 1 < len(entries) else None
         end = following if following is not None else begin + _spoken(body)
-        segments.append(Segment(0, begin, max(begin, end), body, speaker=speaker))
+        quality = "ok" if start is not None else ESTIMATED
+        segments.append(
+            Segment(0, begin, round(max(begin, end), 3), body, speaker=speaker, quality=quality)
+        )
     return segments
 
 
-def _spoken(text: str) -> float:
-    return round(len(text.split()) / WORDS_PER_SECOND, 3)
+# Plain text ----------------------------------------------------------------------------
 
 
 def parse_text(text: str) -> list[Segment]:
-    """Untimed text: one segment per paragraph, times estimated from word counts."""
-    segments = []
+    """Turns (paragraphs, or lines starting "Name:") cut at sentence ends into chunks
+    of at most MERGE_MAX seconds of speech; times are cumulative estimates."""
+    segments: list[Segment] = []
     clock = 0.0
-    for paragraph in re.split(r"\n\s*\n", text):
-        body = " ".join(paragraph.split())
-        if not body:
-            continue
-        speaker = None
-        prefix = _SPEAKER_PREFIX.match(body)
-        if prefix:
-            speaker, body = prefix.group(1), prefix.group(2)
-        duration = _spoken(body)
-        segments.append(
-            Segment(0, clock, clock + duration, body, speaker=speaker, quality=ESTIMATED)
-        )
-        clock += duration
+    for speaker, turn in _turns(text):
+        for chunk in _chunks(turn):
+            until = round(clock + _spoken(chunk), 3)
+            segments.append(Segment(0, clock, until, chunk, speaker=speaker, quality=ESTIMATED))
+            clock = until
     return segments
+
+
+def _turns(text: str) -> list[tuple[str | None, str]]:
+    turns: list[tuple[str | None, list[str]]] = []
+    speaker: str | None = None
+    fresh = True
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            fresh = True
+            continue
+        named, stripped = _speaker_prefix(stripped)
+        if named:
+            speaker, fresh = named, True
+        if fresh:
+            turns.append((speaker, []))
+            fresh = False
+        if stripped:
+            turns[-1][1].append(stripped)
+    return [(speaker, _squash(" ".join(lines))) for speaker, lines in turns if lines]
+
+
+def _chunks(turn: str) -> list[str]:
+    limit = MERGE_MAX * WORDS_PER_SECOND
+    chunks: list[list[str]] = []
+    size = 0
+    for sentence in _SENTENCE_SPLIT.split(turn):
+        count = len(sentence.split())
+        if not chunks or size + count > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(sentence)
+        size += count
+    return [" ".join(chunk) for chunk in chunks]
+
+
+PARSERS: dict[str, Callable[[str], list[Segment]]] = {
+    "vtt": parse_vtt,
+    "srt": parse_srt,
+    "json": parse_json,
+    "html": parse_html,
+    "text": parse_text,
+}

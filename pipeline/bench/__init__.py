@@ -1,0 +1,56 @@
+"""Benchmarks: `python -m pipeline.bench NAME`, results written to docs/benchmarks.md.
+
+Each benchmark owns one section of that file (between HTML comment markers), so
+running one never erases the others' figures.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "docs" / "benchmarks.md"
+REALDATA = Path(os.environ.get("PODINSIGHTS_REALDATA", ROOT.parent / "shared" / "realdata"))
+DEMO_AUDIO = ROOT / "data" / "demo" / "audio"
+
+HEADER = """# Benchmarks
+
+Measured with `make bench` (or `python -m pipeline.bench NAME`) on the machine named
+in each section. Comparisons are made within one run, side by side, because these
+machines are noisy: the ratios are the figures to trust.
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {stamp}"
+
+
+def write_section(name: str, body: str) -> Path:
+    """Replace (or add) the section called ``name`` in docs/benchmarks.md."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = REPORT.read_text() if REPORT.exists() else HEADER
+    block = f"{start}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text)
+    return REPORT
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
