@@ -354,7 +354,7 @@ def transcribe(
     force_asr: Annotated[
         bool, typer.Option(help="Use Whisper even where the publisher offers a transcript.")
     ] = False,
-    beam_size: BeamOption = 5,
+    beam_size: BeamOption = AsrOptions.beam_size,
     vad: VadOption = True,
 ) -> None:
     """Transcribe downloaded episodes (the publisher's transcript first, else Whisper)."""
@@ -408,7 +408,7 @@ def transcribe_file_command(
     ],
     engine: EngineOption = DEFAULT_ENGINE,
     model: ModelOption = "tiny.en",
-    beam_size: BeamOption = 5,
+    beam_size: BeamOption = AsrOptions.beam_size,
     vad: VadOption = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the segments as a JSON array, with word timings.")

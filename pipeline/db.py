@@ -144,7 +144,8 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     CREATE TABLE segments (
-        id INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: a re-transcribed episode's segments never reuse an old id
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
         idx INTEGER NOT NULL,
         start_time REAL NOT NULL,

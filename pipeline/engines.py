@@ -8,6 +8,8 @@ names and return the same Segment records for a window of 16 kHz samples.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,18 +35,30 @@ class EngineError(PipelineError):
 class AsrOptions:
     """Decoding options; defaults chosen from docs/benchmarks.md."""
 
-    beam_size: int = 5
+    beam_size: int = 2  # the knee in docs/benchmarks.md: beam 5 accuracy, near beam 1 speed
     batch_size: int = 8  # >1: faster-whisper's batched pipeline over VAD chunks
     vad: bool = True
     word_timestamps: bool = True
     language: str | None = None  # None: detect (English-only models: "en")
     compute_type: str = "int8"
-    cpu_threads: int = 0  # 0: every core
+    workers: int = 0  # episodes transcribed at once; 0: one per core (faster-whisper)
+    cpu_threads: int = 0  # threads per worker; 0: the cores shared among the workers
     window_seconds: float = 600.0  # audio is decoded and transcribed this much at a time
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def resolved_workers(self, engine: str) -> int:
+        """Two single-threaded workers beat one two-threaded one on 2 cores
+        (docs/benchmarks.md); openai-whisper parallelises inside torch instead."""
+        if engine != "faster-whisper":
+            return 1
+        return self.workers or os.cpu_count() or 1
+
+    def resolved_threads(self, engine: str) -> int:
+        cores = os.cpu_count() or 1
+        return self.cpu_threads or max(1, cores // self.resolved_workers(engine))
 
 
 @dataclass
@@ -92,14 +106,18 @@ class FasterWhisperEngine:
             str(model.path) if model.path else model.name,
             device="cpu",
             compute_type=options.compute_type,
-            cpu_threads=options.cpu_threads,
+            cpu_threads=options.resolved_threads(self.name),
+            num_workers=options.resolved_workers(self.name),
             download_root=str(cache_dir) if model.path is None else None,
         )
-        self.batched = (
-            faster_whisper.BatchedInferencePipeline(self.model)
-            if options.batch_size > 1 and options.vad
-            else None
-        )
+        self._local = threading.local()  # one batched pipeline per worker thread
+
+    def _batched(self) -> Any:
+        if not hasattr(self._local, "pipeline"):
+            from faster_whisper import BatchedInferencePipeline
+
+            self._local.pipeline = BatchedInferencePipeline(self.model)
+        return self._local.pipeline
 
     def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
         options = self.options
@@ -110,11 +128,13 @@ class FasterWhisperEngine:
             "vad_filter": options.vad,
             **options.extra,
         }
-        if self.batched is not None:
+        if options.batch_size > 1 and options.vad:
             # Decoding timestamp tokens makes tiny.en skip whole sentences in a
             # 30 s chunk (docs/benchmarks.md), so chunks are decoded as text and
             # split into sentences by their word timings instead.
-            pieces, info = self.batched.transcribe(samples, batch_size=options.batch_size, **kwargs)
+            pieces, info = self._batched().transcribe(
+                samples, batch_size=options.batch_size, **kwargs
+            )
             segments = [s for p in pieces for s in split_sentences(_from_faster(p))]
         else:
             pieces, info = self.model.transcribe(samples, **kwargs)
@@ -210,7 +230,7 @@ class OpenAIWhisperEngine:
         if options.cpu_threads:
             import torch
 
-            torch.set_num_threads(options.cpu_threads)
+            torch.set_num_threads(options.resolved_threads(self.name))
 
     def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
         speech, restore = _speech_only(samples) if self.options.vad else (samples, None)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,6 @@ from .audio import SAMPLE_RATE, AudioError, windows
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, load_engine
 from .episodes import mark_done, mark_failed, pending
-from .errors import PipelineError
 from .models import Segment
 from .progress import NullProgress, Progress
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
@@ -205,83 +206,99 @@ def transcribe_episodes(
     progress: Progress | None = None,
     http: httpx.Client | None = None,
 ) -> Iterator[TranscribeResult]:
-    """Transcribe every pending episode, saving each as it finishes."""
+    """Transcribe every pending episode, several at once; this thread saves each."""
     episodes = pending_transcriptions(db, limit, force)
     if not episodes:
         return
-    options = options or AsrOptions()
-    progress = progress or NullProgress()
     feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
-    loaded: list[Engine] = []  # the model loads once, and only if Whisper is needed
-
-    def asr() -> Engine:
-        if not loaded:
-            loaded.append(load_engine(engine, model, data_dir / "models", options))
-        return loaded[0]
-
     own = http is None
-    http = http or net.client()
+    transcriber = Transcriber(
+        engine,
+        model,
+        data_dir,
+        options or AsrOptions(),
+        http or net.client(),
+        force_asr,
+        progress or NullProgress(),
+    )
     try:
-        for episode in episodes:
-            result = _transcribe_one(
-                episode,
-                feeds[episode["feed_id"]],
-                data_dir,
-                asr,
-                options,
-                force_asr,
-                progress,
-                http,
-            )
-            if result.transcript is not None:
-                save_transcript(db, episode["id"], result.transcript)
-            else:
-                mark_failed(db, episode["id"], STAGE, result.error or "")
-            yield result
+        with ThreadPoolExecutor(transcriber.workers, thread_name_prefix="asr") as pool:
+            futures = [pool.submit(transcriber.one, e, feeds[e["feed_id"]]) for e in episodes]
+            for future in as_completed(futures):
+                result = future.result()
+                if result.transcript is not None:
+                    save_transcript(db, result.episode_id, result.transcript)
+                else:
+                    mark_failed(db, result.episode_id, STAGE, result.error or "")
+                yield result
     finally:
         if own:
-            http.close()
+            transcriber.http.close()
 
 
-def _transcribe_one(
-    episode: dict[str, Any],
-    feed_url: str,
-    data_dir: Path,
-    asr: Any,
-    options: AsrOptions,
-    force_asr: bool,
-    progress: Progress,
-    http: httpx.Client,
-) -> TranscribeResult:
-    result = TranscribeResult(episode["id"], episode.get("title"))
-    publisher_error = None
-    if not force_asr:
-        try:
-            result.transcript = fetch_publisher_transcript(http, episode, feed_url)
-        except TranscriptError as exc:
-            publisher_error = str(exc)
-            log.warning("%s: publisher transcript unusable (%s); using Whisper", episode["id"], exc)
-        if result.transcript is not None:
+class Transcriber:
+    """Transcribes one episode at a time per worker thread; loads the model once, lazily."""
+
+    def __init__(
+        self,
+        engine: str,
+        model: str,
+        data_dir: Path,
+        options: AsrOptions,
+        http: httpx.Client,
+        force_asr: bool,
+        progress: Progress,
+    ):
+        self.engine_name, self.model, self.data_dir = engine, model, data_dir
+        self.options, self.http, self.force_asr, self.progress = options, http, force_asr, progress
+        self.workers = options.resolved_workers(engine)
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def asr(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = load_engine(
+                    self.engine_name, self.model, self.data_dir / "models", self.options
+                )
+            return self._engine
+
+    def one(self, episode: dict[str, Any], feed_url: str) -> TranscribeResult:
+        result = TranscribeResult(episode["id"], episode.get("title"))
+        publisher_error = None
+        if not self.force_asr:
+            try:
+                result.transcript = fetch_publisher_transcript(self.http, episode, feed_url)
+            except TranscriptError as exc:
+                publisher_error = str(exc)
+                log.warning(
+                    "%s: publisher transcript unusable (%s); using Whisper", episode["id"], exc
+                )
+            if result.transcript is not None:
+                return result
+        if not episode.get("audio_path"):
+            result.error = publisher_error or "the episode has no downloaded audio"
             return result
-    if not episode.get("audio_path"):
-        result.error = publisher_error or "the episode has no downloaded audio"
-        return result
-    path = data_dir / episode["audio_path"]
-    label = (episode.get("title") or episode["id"])[:40]
-    progress.start(episode["id"], label, episode.get("itunes_duration"))
-    try:
-        result.transcript = transcribe_file(
-            path, asr(), options, progress=progress, key=episode["id"]
+        self.progress.start(
+            episode["id"],
+            (episode.get("title") or episode["id"])[:40],
+            episode.get("itunes_duration"),
         )
-        if publisher_error:
-            result.transcript.options["publisher_transcript_error"] = publisher_error
-    except AudioError as exc:
-        result.error = str(exc)
-    except PipelineError:
-        raise  # an unusable engine or model stops the stage: every episode would fail
-    finally:
-        progress.finish(episode["id"])
-    return result
+        try:
+            result.transcript = transcribe_file(
+                self.data_dir / episode["audio_path"],
+                self.asr(),
+                self.options,
+                progress=self.progress,
+                key=episode["id"],
+            )
+            if publisher_error:
+                result.transcript.options["publisher_transcript_error"] = publisher_error
+        except AudioError as exc:
+            result.error = str(exc)
+        finally:
+            self.progress.finish(episode["id"])
+        return result
 
 
 def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Transcript) -> None:

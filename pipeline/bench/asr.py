@@ -14,10 +14,12 @@ import resource
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engines import AsrOptions
 from . import DEMO_AUDIO, REALDATA, machine, table, write_section
 
 
@@ -26,9 +28,10 @@ class Config:
     label: str
     engine: str = "faster-whisper"
     model: str = "tiny.en"
-    beam: int = 5
-    batch: int = 8
+    beam: int = AsrOptions.beam_size
+    batch: int = AsrOptions.batch_size
     threads: int = 0
+    workers: int = 0
     vad: bool = True
     words: bool = True
 
@@ -36,11 +39,14 @@ class Config:
 DEFAULT = Config("faster-whisper, our defaults")
 OPENAI = Config("openai-whisper, its defaults", "openai-whisper", beam=0, vad=False, words=False)
 SWEEP = [
-    Config("faster: sequential, beam 5", batch=1),
-    Config("faster: sequential, beam 1", batch=1, beam=1),
-    Config("faster: batch 8, beam 1", beam=1),
-    Config("faster: batch 16, beam 5", batch=16),
-    Config("faster: batch 8, beam 5, 1 thread", threads=1),
+    Config("faster: 1 worker x 2 threads", workers=1, threads=2),
+    Config("faster: 1 worker x 1 thread", workers=1, threads=1),
+    Config("faster: beam 1", beam=1),
+    Config("faster: beam 5", beam=5),
+    Config("faster: batch 4", batch=4),
+    Config("faster: batch 16", batch=16),
+    Config("faster: sequential (no batching)", batch=1),
+    Config("faster: no word timings", words=False),
 ]
 
 
@@ -65,7 +71,7 @@ def corpus() -> list[tuple[str, Path, str]]:
 
 def run_worker(argv: list[str]) -> int:
     """One configuration over the files, in this process; prints JSON on stdout."""
-    from ..engines import AsrOptions, load_engine
+    from ..engines import load_engine
     from ..transcribe import transcribe_file
 
     parser = argparse.ArgumentParser()
@@ -80,22 +86,26 @@ def run_worker(argv: list[str]) -> int:
         vad=config.vad,
         word_timestamps=config.words,
         cpu_threads=config.threads,
+        workers=config.workers,
     )
     started = time.perf_counter()
     engine = load_engine(config.engine, config.model, Path(args.cache), options)
     load_seconds = time.perf_counter() - started
-    results = []
-    for path in args.files:
+
+    def one(path: str) -> dict[str, Any]:
         transcript = transcribe_file(path, engine, options)
-        results.append(
-            {
-                "text": " ".join(s.text for s in transcript.segments if s.quality == "ok"),
-                "seconds": transcript.audio_duration,
-                "wall": transcript.wall_time,
-            }
-        )
+        return {
+            "text": " ".join(s.text for s in transcript.segments if s.quality == "ok"),
+            "seconds": transcript.audio_duration,
+        }
+
+    # Clips run as the transcribe stage runs episodes: `workers` at a time.
+    started = time.perf_counter()
+    with ThreadPoolExecutor(options.resolved_workers(config.engine)) as pool:
+        results = list(pool.map(one, args.files))
+    wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"load": load_seconds, "peak_mb": peak, "files": results}))
+    print(json.dumps({"load": load_seconds, "wall": wall, "peak_mb": peak, "files": results}))
     return 0
 
 
@@ -134,7 +144,7 @@ def wer(reference: str, hypothesis: str, normalize: Any) -> float:
 def summarize(config: Config, result: dict, clips: list, normalize: Any) -> dict[str, Any]:
     files = result["files"]
     audio = sum(f["seconds"] for f in files)
-    wall = sum(f["wall"] for f in files)
+    wall = result["wall"]
     demo = [(c, f) for c, f in zip(clips, files, strict=True) if c[0].startswith("demo")]
     demo_wer = sum(wer(c[2], f["text"], normalize) * len(c[2].split()) for c, f in demo) / max(
         1, sum(len(c[2].split()) for c, _ in demo)
@@ -190,8 +200,10 @@ def report(rows: list[dict[str, Any]], clips: list) -> str:
         f"Audio: {len(clips)} clips, {audio_minutes:.1f} minutes: the 4 demo episodes (espeak-ng"
         " speech), `jfk.flac` and `multilingual.mp3` (English then German; its reference is"
         " Whisper tiny's own output, so it only shows drift). Every configuration ran in its"
-        " own process; RTF = transcription wall time / audio duration, summed over all clips"
-        " (model loading excluded and shown separately in no column: it is under 2 s)."
+        " own process and transcribed the clips as the transcribe stage does, `workers` clips"
+        " at a time (faster-whisper: one worker per core, one thread each, unless the row says"
+        " otherwise; openai-whisper: one at a time, torch using every core). RTF = wall time"
+        " for all clips / their total duration; model loading (under 2 s) is excluded."
         " WER uses Whisper's English normalizer; flagged (hallucinated) segments are left"
         " out of the text, as search leaves them out.",
         "",
