@@ -78,7 +78,7 @@ def test_segments_are_timed_within_the_episode(demo_db):
     for episode in db.query("select episode_id, audio_duration from transcripts"):
         times = list(
             db.query(
-                "select start_time, end_time, words from segments where episode_id = ? order by idx",
+                "select start_time, end_time from segments where episode_id = ? order by idx",
                 [episode["episode_id"]],
             )
         )
