@@ -25,6 +25,9 @@ lint: install
 	$(BIN)/ruff format --check pipeline tests
 	$(BIN)/mypy pipeline
 
+bench: install
+	$(BIN)/python -m pipeline.bench asr
+
 fmt: install
 	$(BIN)/ruff check --fix pipeline tests
 	$(BIN)/ruff format pipeline tests
