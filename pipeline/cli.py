@@ -291,7 +291,7 @@ def ingest(
     engine: EngineOption = DEFAULT_ENGINE,
     model: ModelOption = "tiny.en",
 ) -> None:
-    """Run every stage in order, each incremental: subscribe, poll, download, transcribe."""
+    """Run every stage in order, each incremental: poll, download, transcribe, analyse."""
     state: State = ctx.obj
     asr = AsrSettings(engine=engine, model=model)
     with progress_bars(state, TextColumn("{task.percentage:>3.0f}%")) as bars:
@@ -467,3 +467,100 @@ def segment_json(segment: Any) -> dict[str, Any]:
             for w in segment.words
         ],
     }
+
+
+# Analysis ------------------------------------------------------------------------
+
+CodebookOption = Annotated[
+    Path | None, typer.Option("--codebook", help="Theme codebook [default: data/themes.toml].")
+]
+
+
+@app.command()
+@handle_errors
+def analyze(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
+    force: Annotated[bool, typer.Option(help="Analyse again episodes that have been.")] = False,
+    codebook: CodebookOption = None,
+) -> None:
+    """Find themes, people and key phrases in transcribed episodes."""
+    from .analyze import analyze_episodes
+
+    state: State = ctx.obj
+    done = failures = mentions = 0
+    with progress_bars(state, TextColumn("{task.completed:.0f}/{task.total:.0f}")) as bars:
+        for result in analyze_episodes(
+            state.db, codebook_path=codebook, limit=limit, force=force, progress=bars
+        ):
+            if result.ok and result.analysis:
+                done += 1
+                mentions += len(result.analysis.mentions)
+            else:
+                failures += 1
+                err.print(f"Failed: {result.title}: {result.error}", markup=False)
+    err.print(f"{done} analysed ({mentions} theme mentions), {failures} failed.")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command("analyze-text")
+@handle_errors
+def analyze_text(
+    source: Annotated[str, typer.Argument(help="A text file, or - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    codebook: CodebookOption = None,
+    semantic: Annotated[
+        bool, typer.Option("--semantic/--no-semantic", help="Also match themes by meaning.")
+    ] = True,
+) -> None:
+    """Run the analysis on any text: themes (with method and score) and people with roles."""
+    from .analyze import analysis_json
+    from .codebook import load_codebook
+    from .nlp import Analyzer
+
+    text = sys.stdin.read() if source == "-" else _read_text(Path(source))
+    analyzer = Analyzer(load_codebook(codebook), use_semantic=None if semantic else False)
+    result = analysis_json(analyzer.analyze_text(text))
+    if as_json:
+        emit_json(result)
+        return
+    print_table(result["themes"], ["id", "text", "method", "score"], "No themes found.")
+    print_table(result["people"], ["name", "role", "mentions"], "No people found.")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise PipelineError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+@app.command()
+@handle_errors
+def themes(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Themes with their mention and episode counts, keyword and semantic hits apart."""
+    from .analyze import theme_counts
+
+    rows = theme_counts(ctx.obj.db)
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["id", "category", "mentions", "episodes", "keyword", "semantic"]
+    print_table([r for r in rows if r["mentions"]], columns, "No theme mentions yet: run analyze.")
+
+
+@app.command()
+@handle_errors
+def people(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """People across all episodes: hosts, guests and people mentioned."""
+    from .analyze import people_summary
+
+    rows = people_summary(ctx.obj.db)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["aliases"] = ", ".join(row["aliases"])
+    columns = ["name", "episodes", "host", "guest", "mentioned", "aliases"]
+    print_table(rows, columns, "No people yet: run analyze.")

@@ -160,6 +160,62 @@ MIGRATIONS: list[str] = [
         UNIQUE (episode_id, idx)
     );
     """,
+    # 3: analysis: the codebook's themes, their mentions, people, key phrases.
+    """
+    CREATE TABLE themes (
+        id TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        category TEXT NOT NULL,
+        definition TEXT,
+        codebook_hash TEXT
+    );
+    CREATE TABLE theme_mentions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        segment_id INTEGER REFERENCES segments(id) ON DELETE CASCADE,
+        theme_id TEXT NOT NULL REFERENCES themes(id) ON DELETE CASCADE,
+        start_time REAL,
+        end_time REAL,
+        matched_text TEXT,
+        method TEXT NOT NULL,
+        score REAL,
+        speaker TEXT
+    );
+    CREATE INDEX theme_mentions_theme ON theme_mentions(theme_id);
+    CREATE INDEX theme_mentions_episode ON theme_mentions(episode_id);
+    CREATE INDEX theme_mentions_segment ON theme_mentions(segment_id);
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        aliases TEXT
+    );
+    CREATE TABLE episode_people (
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        mention_count INTEGER NOT NULL DEFAULT 0,
+        source TEXT,
+        PRIMARY KEY (episode_id, person_id)
+    );
+    CREATE TABLE keyphrases (
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        phrase TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        score REAL,
+        PRIMARY KEY (episode_id, phrase)
+    );
+    CREATE TABLE analyses (
+        episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+        spacy_model TEXT,
+        spacy_version TEXT,
+        codebook_hash TEXT,
+        semantic_model TEXT,
+        semantic_threshold REAL,
+        words INTEGER,
+        wall_time REAL,
+        analysed_at TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

