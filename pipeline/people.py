@@ -163,6 +163,8 @@ class Roster:
             return None
         full = len(name.split()) > 1
         person = self.find(name, *(a for a in aliases if len(a.split()) > 1 or not full))
+        if person is None and full:
+            person = self._same_surname_on_the_show(name)
         if person is None:
             if len(name.split()) == 1 and role is None and not from_feed:
                 return None  # a lone first name nobody introduced: too ambiguous to keep
@@ -185,6 +187,19 @@ class Roster:
         if from_feed or RANK[role] < RANK[person.role]:
             person.role = role
             person.role_from_feed = person.role_from_feed or from_feed
+
+    def _same_surname_on_the_show(self, name: str) -> Person | None:
+        """Speech recognition mangles first names ("Gain Whitfield" for "Dana Whitfield"):
+        a surname shared with exactly one host or guest from the feed is that person."""
+        surname = name.split()[-1].lower()
+        if len(surname) < 4:
+            return None
+        fits = [
+            p
+            for p in self.people
+            if p.role_from_feed and p.role != MENTIONED and p.name.split()[-1].lower() == surname
+        ]
+        return fits[0] if len(fits) == 1 else None
 
     def find(self, *names: str) -> Person | None:
         """The one person these names fit; None when none or several do (ambiguous)."""
