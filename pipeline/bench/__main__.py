@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "asr": "pipeline.bench.asr",
+    "themes": "pipeline.bench.themes",
 }
 
 
