@@ -30,6 +30,7 @@ class Theme:
     phrases: tuple[str, ...] = ()
     patterns: tuple[Any, ...] = ()
     exclude: tuple[Any, ...] = ()  # phrases (str) or token patterns (lists)
+    semantic_threshold: float | None = None  # overrides the codebook's for this theme
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Codebook:
     semantic_threshold: float
     path: Path
     digest: str = field(default="")
+
+    def threshold(self, theme: Theme) -> float:
+        return theme.semantic_threshold or self.semantic_threshold
 
     def get(self, theme_id: str) -> Theme:
         for theme in self.themes:
@@ -90,6 +94,9 @@ def _theme(entry: Any, number: int, path: Path) -> Theme:
     for key in ("examples", "phrases"):
         if not all(isinstance(v, str) and v.strip() for v in entry.get(key, [])):
             raise CodebookError(f"{path}: theme {name!r} has an empty or non-text {key} entry.")
+    threshold = entry.get("semantic_threshold")
+    if threshold is not None and not (isinstance(threshold, int | float) and 0 < threshold <= 1):
+        raise CodebookError(f"{path}: theme {name!r} semantic_threshold must be in (0, 1].")
     for index, pattern in enumerate(entry.get("patterns", []), start=1):
         _check_pattern(pattern, f"{path}: theme {name!r} pattern {index}")
     for index, pattern in enumerate(entry.get("exclude", []), start=1):
@@ -104,6 +111,7 @@ def _theme(entry: Any, number: int, path: Path) -> Theme:
         phrases=tuple(entry.get("phrases", [])),
         patterns=tuple(entry.get("patterns", [])),
         exclude=tuple(entry.get("exclude", [])),
+        semantic_threshold=threshold,
     )
 
 

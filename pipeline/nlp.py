@@ -147,6 +147,7 @@ class Analyzer:
             "codebook_hash": self.codebook.digest,
             "semantic_model": self.semantic.name if self.semantic else None,
             "semantic_threshold": self.codebook.semantic_threshold if self.semantic else None,
+            # per-theme thresholds are part of the codebook, so of codebook_hash
         }
 
     def analyze(
@@ -212,12 +213,12 @@ class Analyzer:
         if self.semantic is None or not segments:
             return []
         scores = self.semantic.scores([s.text for s in segments])
-        threshold = self.codebook.semantic_threshold
+        thresholds = [self.codebook.threshold(t) for t in self.codebook.themes]
         mentions = []
         for index, row in enumerate(scores):
             for column, score in enumerate(row):
                 theme = self.semantic.theme_ids[column]
-                if score >= threshold and (index, theme) not in keyword_hits:
+                if score >= thresholds[column] and (index, theme) not in keyword_hits:
                     segment = segments[index]
                     mentions.append(
                         ThemeMention(
