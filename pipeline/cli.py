@@ -34,6 +34,7 @@ from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
 from .ingest import AsrSettings, run_ingest
 from .opml import write_opml
+from .search import clock
 
 app = typer.Typer(
     help="Podcast transcript insights: feeds in, transcripts and leadership themes out.",
@@ -447,12 +448,6 @@ def transcribe_file_command(
     )
 
 
-def clock(seconds: float) -> str:
-    """Seconds as h:mm:ss."""
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
 def segment_json(segment: Any) -> dict[str, Any]:
     return {
         "start": segment.start,
@@ -564,3 +559,108 @@ def people(ctx: typer.Context, as_json: JsonOption = False) -> None:
         row["aliases"] = ", ".join(row["aliases"])
     columns = ["name", "episodes", "host", "guest", "mentioned", "aliases"]
     print_table(rows, columns, "No people yet: run analyze.")
+
+
+# Search and explore ---------------------------------------------------------------
+
+
+@app.command("search")
+@handle_errors
+def search_command(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None,
+        typer.Argument(help='Words, "a phrase", prefix*, AND/OR/NOT (FTS5 syntax).'),
+    ] = None,
+    theme: Annotated[str | None, typer.Option(help="Only segments tagged with this theme.")] = None,
+    person: Annotated[str | None, typer.Option(help="Only what this person said.")] = None,
+    feed: Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Search every transcript; each hit links to the moment it was said."""
+    from .search import HIGHLIGHT, Filters, search
+
+    filters = Filters(theme=theme, person=person, feed=feed, since=since, until=until)
+    hits = search(ctx.obj.db, query, filters, limit)
+    if as_json:
+        for hit in hits:
+            hit["snippet"] = hit["snippet"].replace(HIGHLIGHT[0], "**").replace(HIGHLIGHT[1], "**")
+        emit_json(hits)
+        return
+    if not hits:
+        err.print(f"No results for {query or theme!r}.", markup=False)
+        return
+    for hit in hits:
+        out.print(format_hit(hit, HIGHLIGHT))
+
+
+def format_hit(hit: dict[str, Any], marks: tuple[str, str]) -> str:
+    from rich.markup import escape
+
+    snippet = escape(hit["snippet"]).replace(marks[0], "[bold yellow]").replace(marks[1], "[/]")
+    speaker = f" [cyan]{escape(hit['speaker'])}[/]" if hit["speaker"] else ""
+    themes = f"\n  [dim]themes: {', '.join(hit['themes'])}[/]" if hit["themes"] else ""
+    return (
+        f"[bold]{escape(hit['show'] or '')}[/] — {escape(hit['episode'] or '')} "
+        f"({hit['date']}) [green]{hit['time']}[/]{speaker}\n  {snippet}{themes}\n"
+        f"  [link={hit['link']}]{escape(hit['link'] or '')}[/link]\n"
+    )
+
+
+@app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="Episode id (or a unique prefix) or GUID.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """An episode's transcript with timestamps, speakers and theme tags."""
+    from rich.markup import escape
+
+    from .export import episode_context, transcript_rows
+
+    context = episode_context(ctx.obj.db, episode)
+    rows = transcript_rows(ctx.obj.db, context["id"])
+    if as_json:
+        emit_json({"episode": context, "segments": rows})
+        return
+    out.print(
+        f"[bold]{escape(context['title'] or '')}[/] ({context['show']}, "
+        f"{(context['published'] or '')[:10]})"
+    )
+    if not rows:
+        err.print("No transcript yet: run `podinsights transcribe`.")
+    for row in rows:
+        speaker = f"[cyan]{escape(row['speaker'])}:[/] " if row["speaker"] else ""
+        tags = f"  [dim]{{{', '.join(row['themes'])}}}[/]" if row["themes"] else ""
+        out.print(f"[green]{clock(row['start_time'])}[/] {speaker}{escape(row['text'])}{tags}")
+
+
+@app.command()
+@handle_errors
+def export(
+    ctx: typer.Context,
+    episode: Annotated[str | None, typer.Argument(help="Episode id (or prefix) or GUID.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, json or md.")] = "md",
+    all_to: Annotated[
+        Path | None, typer.Option("--all", help="Write every episode in every format here.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Export a transcript: SRT, WebVTT (voice tags), Podcasting 2.0 JSON, cited Markdown."""
+    from .export import export_all, export_episode
+
+    if all_to:
+        written = export_all(ctx.obj.db, all_to)
+        err.print(f"Wrote {len(written)} files to {all_to}.")
+        return
+    if not episode:
+        raise PipelineError("Name an episode to export, or use --all FOLDER.")
+    text = export_episode(ctx.obj.db, episode, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

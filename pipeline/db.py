@@ -216,6 +216,54 @@ MIGRATIONS: list[str] = [
         analysed_at TEXT NOT NULL
     );
     """,
+    # 4: full-text search (porter stemming) over searchable segments and over episode
+    # titles and show notes, kept in sync by triggers. Segments the hallucination guard
+    # flagged are never indexed, so a Whisper loop cannot come up as a search hit.
+    """
+    CREATE VIRTUAL TABLE segments_fts USING fts5(
+        text, content='segments', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments
+    WHEN new.quality IN ('ok', 'estimated-time') BEGIN
+        INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments
+    WHEN old.quality IN ('ok', 'estimated-time') BEGIN
+        INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER segments_fts_update_old AFTER UPDATE OF text, quality ON segments
+    WHEN old.quality IN ('ok', 'estimated-time') BEGIN
+        INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER segments_fts_update_new AFTER UPDATE OF text, quality ON segments
+    WHEN new.quality IN ('ok', 'estimated-time') BEGIN
+        INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    INSERT INTO segments_fts(rowid, text)
+        SELECT id, text FROM segments WHERE quality IN ('ok', 'estimated-time');
+    CREATE VIRTUAL TABLE episodes_fts USING fts5(
+        title, description, content='episodes', content_rowid='rowid',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER episodes_fts_insert AFTER INSERT ON episodes BEGIN
+        INSERT INTO episodes_fts(rowid, title, description)
+        VALUES (new.rowid, new.title, new.description);
+    END;
+    CREATE TRIGGER episodes_fts_delete AFTER DELETE ON episodes BEGIN
+        INSERT INTO episodes_fts(episodes_fts, rowid, title, description)
+        VALUES ('delete', old.rowid, old.title, old.description);
+    END;
+    CREATE TRIGGER episodes_fts_update AFTER UPDATE OF title, description ON episodes BEGIN
+        INSERT INTO episodes_fts(episodes_fts, rowid, title, description)
+        VALUES ('delete', old.rowid, old.title, old.description);
+        INSERT INTO episodes_fts(rowid, title, description)
+        VALUES (new.rowid, new.title, new.description);
+    END;
+    INSERT INTO episodes_fts(rowid, title, description)
+        SELECT rowid, title, description FROM episodes;
+    CREATE INDEX theme_mentions_episode_theme ON theme_mentions(episode_id, theme_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,194 @@
+"""Search: every hit is a moment in an episode, with a link that plays it.
+
+Ranking is SQLite FTS5's bm25. Ranking every match of a word that appears in most
+segments costs about a microsecond per match (a second at a million segments), so
+the ranking looks at the CANDIDATES most recent matches of a query (FTS5 reads
+them in rowid order and stops); below that many matches, the ranking is exact.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from .errors import PipelineError
+
+CANDIDATES = 2000
+FTS_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+HIGHLIGHT = ("\x02", "\x03")  # markers the CLI turns into colour, JSON into **bold**
+
+
+class SearchError(PipelineError):
+    pass
+
+
+@dataclass
+class Filters:
+    theme: str | None = None
+    person: str | None = None
+    feed: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+def clock(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def audio_link(enclosure_url: str | None, seconds: float) -> str | None:
+    """The enclosure with a media fragment: players start it at that second."""
+    if not enclosure_url:
+        return None
+    return f"{enclosure_url.split('#')[0]}#t={int(seconds)}"
+
+
+def plain_query(query: str) -> str:
+    """Any text as FTS5 words: each word quoted, so punctuation cannot be syntax."""
+    words = [w for w in re.findall(r"[\w']+", query) if w not in FTS_OPERATORS]
+    return " ".join('"' + w.replace('"', "") + '"' for w in words)
+
+
+def search(
+    db: sqlite_utils.Database, query: str | None, filters: Filters | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Ranked hits for a query (FTS5 syntax, or plain words if it is not valid FTS5);
+    with no query, every mention of the --theme, newest first."""
+    filters = filters or Filters()
+    if not query or not query.strip():
+        if not filters.theme:
+            raise SearchError("Give words to search for, or --theme to list a theme's mentions.")
+        return _theme_mentions(db, filters, limit)
+    try:
+        return _ranked(db, query, filters, limit)
+    except sqlite3.OperationalError as exc:
+        # Not valid FTS5 (an unbalanced quote, a stray operator, "word:" read as a
+        # column name): search the words themselves instead of failing.
+        plain = plain_query(query)
+        if not plain or plain == query:
+            raise SearchError(f"{query!r} cannot be searched: {exc}.") from exc
+        return _ranked(db, plain, filters, limit)
+
+
+def _where(filters: Filters, params: dict[str, Any]) -> str:
+    clauses = []
+    if filters.theme:
+        clauses.append("s.id in (select segment_id from theme_mentions where theme_id = :theme)")
+        params["theme"] = filters.theme
+    if filters.feed:
+        clauses.append("(cast(f.id as text) = :feed or f.title like :feed_like or f.url = :feed)")
+        params.update(feed=filters.feed, feed_like=f"%{filters.feed}%")
+    if filters.since:
+        clauses.append("e.published >= :since")
+        params["since"] = filters.since
+    if filters.until:
+        clauses.append("e.published < date(:until, '+1 day')")
+        params["until"] = filters.until
+    if filters.person:
+        clauses.append(_person_clause())
+        params["person"] = filters.person
+        params["person_like"] = f'%"{filters.person}"%'
+    return " and ".join(clauses) or "1"
+
+
+def _person_clause() -> str:
+    """Said by the person (speaker label), or, where speakers are unknown, in an episode
+    the person took part in."""
+    person_ids = (
+        "select id from people where name = :person collate nocase"
+        " or aliases like :person_like collate nocase"
+    )
+    names = (
+        f"select name from people where id in ({person_ids}) union "
+        f"select value from people, json_each(people.aliases) where people.id in ({person_ids})"
+    )
+    return (
+        f"(s.speaker in ({names}) or (s.speaker is null and e.id in "
+        f"(select episode_id from episode_people where person_id in ({person_ids}))))"
+    )
+
+
+HIT_COLUMNS = """
+    s.id as segment_id, s.episode_id, f.title as show, e.title as episode,
+    substr(e.published, 1, 10) as date, s.start_time, s.end_time, s.speaker,
+    e.enclosure_url, s.text
+"""
+JOINS = """
+    join episodes e on e.id = s.episode_id
+    join feeds f on f.id = e.feed_id
+"""
+
+
+def _ranked(
+    db: sqlite_utils.Database, query: str, filters: Filters, limit: int
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"query": query, "candidates": CANDIDATES, "limit": limit}
+    where = _where(filters, params)
+    # The newest CANDIDATES matches (FTS5 reads rowids in descending order and stops),
+    # ranked by bm25; filters apply before the cut, inside the candidate scan.
+    sql = f"""
+        with candidates as (
+            select segments_fts.rowid as id, bm25(segments_fts) as score
+            from segments_fts
+            join segments s on s.id = segments_fts.rowid
+            {JOINS}
+            where segments_fts match :query and {where}
+            order by segments_fts.rowid desc
+            limit :candidates
+        )
+        select c.score, {HIT_COLUMNS}
+        from candidates c join segments s on s.id = c.id {JOINS}
+        order by c.score limit :limit
+    """
+    hits = list(db.query(sql, params))
+    snippets = _snippets(db, query, [h["segment_id"] for h in hits])
+    return [_finish(db, h, snippets.get(h["segment_id"])) for h in hits]
+
+
+def _snippets(db: sqlite_utils.Database, query: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        f"select rowid, snippet(segments_fts, 0, ?, ?, '…', 24) from segments_fts"
+        f" where segments_fts match ? and rowid in ({marks})",
+        [*HIGHLIGHT, query, *ids],
+    ).fetchall()
+    return dict(rows)
+
+
+def _theme_mentions(
+    db: sqlite_utils.Database, filters: Filters, limit: int
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"limit": limit}
+    where = _where(filters, params)
+    sql = f"""
+        select null as score, {HIT_COLUMNS}
+        from segments s {JOINS}
+        where {where}
+        order by e.published desc, s.start_time
+        limit :limit
+    """
+    return [_finish(db, hit, None) for hit in db.query(sql, params)]
+
+
+def _finish(db: sqlite_utils.Database, hit: dict[str, Any], snippet: str | None) -> dict[str, Any]:
+    themes = [
+        row[0]
+        for row in db.execute(
+            "select distinct theme_id from theme_mentions where segment_id = ? order by theme_id",
+            [hit["segment_id"]],
+        )
+    ]
+    return {
+        **hit,
+        "time": clock(hit["start_time"]),
+        "snippet": snippet or hit["text"],
+        "themes": themes,
+        "link": audio_link(hit.pop("enclosure_url"), hit["start_time"]),
+    }
