@@ -25,6 +25,9 @@ lint: install
 	$(BIN)/ruff format --check pipeline tests
 	$(BIN)/mypy pipeline
 
+serve: install
+	$(BIN)/podinsights serve
+
 bench: install
 	$(BIN)/python -m pipeline.bench asr
 

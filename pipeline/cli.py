@@ -664,3 +664,28 @@ def export(
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+@handle_errors
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    host: Annotated[
+        str, typer.Option(help="Interface; anything but loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host (the whole database becomes public).")
+    ] = False,
+) -> None:
+    """Browse the database in Datasette (read-only): search, facets, canned queries, charts."""
+    from .serve import is_loopback, prepare, run
+
+    state: State = ctx.obj
+    command = prepare(
+        state.db_path, state.data_dir, host=host, port=port, allow_remote=allow_remote
+    )
+    if not is_loopback(host):
+        err.print(f"Warning: serving the database to the network on {host}:{port}.")
+    err.print(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)")
+    run(command)

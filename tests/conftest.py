@@ -39,3 +39,16 @@ def realdata() -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo podcast ingested once, as `make ingest` does, into a scratch folder."""
+    from pipeline.cli import app
+
+    path = tmp_path_factory.mktemp("demo") / "podinsights.db"
+    result = CliRunner().invoke(
+        app, ["--db", str(path), "--quiet", "ingest", "--feeds", str(ROOT / "data" / "feeds.opml")]
+    )
+    assert result.exit_code == 0, result.stderr + result.stdout
+    return path

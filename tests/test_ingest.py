@@ -11,23 +11,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 
-from .conftest import DEMO, ROOT
+from .conftest import DEMO
 from .feedgen import item, rss
 
 
 def invoke(db_path, *args):
     result = CliRunner().invoke(app, ["--db", str(db_path), "--quiet", *args])
     return result
-
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory):
-    """The demo podcast ingested once, as `make ingest` does, into a scratch folder."""
-    folder = tmp_path_factory.mktemp("demo")
-    path = folder / "podinsights.db"
-    result = invoke(path, "ingest", "--feeds", str(ROOT / "data" / "feeds.opml"))
-    assert result.exit_code == 0, result.stderr + result.stdout
-    return path
 
 
 def test_ingest_of_the_demo_transcribes_every_episode(demo_db):

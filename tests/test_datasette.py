@@ -1,0 +1,121 @@
+"""Datasette for real: `podinsights serve` on a free port, its JSON API, and headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+QUERIES = ["search_transcripts", "theme_timeline", "who_talks_about_what", "episodes_by_theme"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(demo_db):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "--db", str(demo_db), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # poll until it answers; never a fixed sleep
+        try:
+            if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stdout.read().decode() if process.stdout else ""
+            process.kill()
+            pytest.fail(f"datasette did not start: {output[-2000:]}")
+        time.sleep(0.2)
+    yield {"base": base, "db": Path(demo_db).stem}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def get_json(site, path, **params):
+    response = httpx.get(f"{site['base']}/{site['db']}/{path}.json", params={"_shape": "array", **params})
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+def test_search_transcripts_query_finds_followership_with_audio_links(site):
+    rows = get_json(site, "search_transcripts", q="followership")
+    assert rows and all("[[" in r["snippet"] for r in rows)
+    assert all("#t=" in r["audio"] for r in rows)
+
+
+def test_theme_timeline_counts_mentions_per_month(site):
+    rows = get_json(site, "theme_timeline")
+    months = {r["month"] for r in rows}
+    assert len(months) == 4 and all(r["mentions"] > 0 for r in rows)
+
+
+def test_who_talks_about_what_lists_hosts_and_guests(site):
+    rows = get_json(site, "who_talks_about_what")
+    assert {r["role"] for r in rows} == {"host", "guest"}
+    assert any(r["person"] == "Dana Whitfield" for r in rows)
+
+
+def test_episodes_by_theme(site):
+    rows = get_json(site, "episodes_by_theme", theme="followership")
+    assert rows and all(r["mentions"] > 0 for r in rows)
+
+
+def test_table_search_and_facets_are_configured(site):
+    rows = get_json(site, "segments", _search="followers")
+    assert rows
+    facets = httpx.get(f"{site['base']}/{site['db']}/theme_mentions.json").json()["facet_results"]
+    assert {"theme_id", "method"} <= set(facets["results"] if "results" in facets else facets)
+
+
+def test_the_site_is_read_only(site):
+    response = httpx.get(
+        f"{site['base']}/{site['db']}.json", params={"sql": "delete from feeds", "_shape": "array"}
+    )
+    assert response.status_code >= 400 or "error" in response.text.lower()
+
+
+def test_search_in_a_real_browser(site, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    shots = ROOT / "tests" / "output"
+    shots.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page()
+        page.goto(f"{site['base']}/{site['db']}/search_transcripts")
+        page.fill("input[name=q]", "followers")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("table.rows-and-columns tbody tr")
+        rows = page.locator("table.rows-and-columns tbody tr")
+        assert rows.count() > 0
+        assert page.locator("mark").count() > 0
+        link = page.locator("a.audio-link").first
+        assert "#t=" in (link.get_attribute("href") or "")
+        page.screenshot(path=str(shots / "datasette-search.png"), full_page=True)
+        page.goto(f"{site['base']}/-/dashboards/podinsights")
+        page.wait_for_selector("svg, canvas", timeout=20000)
+        page.screenshot(path=str(shots / "datasette-themes-over-time.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,152 @@
+"""Full-text search on a small real SQLite corpus, and on the ingested demo."""
+
+import json
+
+import pytest
+
+from pipeline import db as dbmod
+from pipeline.cli import app
+from pipeline.search import Filters, SearchError, audio_link, clock, search
+
+SEGMENTS = [
+    # episode, start, text, speaker, quality
+    ("e1", 65.0, "People choose to follow you and they can stop following with one tap.", "Ann", "ok"),
+    ("e1", 70.0, "Her followers felt they belonged to something bigger.", "Bob", "ok"),
+    ("e1", 80.0, "We talked about trust and the team.", None, "ok"),
+    ("e2", 5.0, "Crafting a sense of us is what identity leaders do.", "Ann", "ok"),
+    ("e2", 9.0, "The team trusted her because she earned it.", "Cy", "ok"),
+    ("e2", 12.0, "thank you thank you thank you thank you thank you", None, "repetition"),
+    ("e2", 3725.0, "Difficult customers demand to speak to someone senior.", None, "ok"),
+]
+
+
+@pytest.fixture
+def corpus(db):
+    db["feeds"].insert({"id": 1, "url": "http://x/feed", "title": "Edge Talk"})
+    db["episodes"].insert_all([
+        {"id": "e1", "feed_id": 1, "guid": "1", "title": "Followers", "published": "2025-01-10T07:00:00Z",
+         "enclosure_url": "http://cdn/e1.mp3"},
+        {"id": "e2", "feed_id": 1, "guid": "2", "title": "Identity", "published": "2025-06-10T07:00:00Z",
+         "enclosure_url": "http://cdn/e2.mp3?x=1"},
+    ])
+    for idx, (episode, start, text, speaker, quality) in enumerate(SEGMENTS):
+        db["segments"].insert({"episode_id": episode, "idx": idx, "start_time": start,
+                               "end_time": start + 4, "text": text, "speaker": speaker,
+                               "quality": quality})
+    db["themes"].insert_all([{"id": t, "label": t, "category": "leadership"}
+                             for t in ("followership", "trust", "identity-entrepreneurship")])
+    ids = {r["text"][:12]: r["id"] for r in db["segments"].rows}
+    db["theme_mentions"].insert_all([
+        {"episode_id": "e1", "segment_id": ids["People choos"], "theme_id": "followership",
+         "start_time": 66.0, "method": "keyword"},
+        {"episode_id": "e1", "segment_id": ids["Her follower"], "theme_id": "followership",
+         "start_time": 70.5, "method": "keyword"},
+        {"episode_id": "e2", "segment_id": ids["The team tru"], "theme_id": "trust",
+         "start_time": 9.0, "method": "keyword"},
+    ])
+    db["people"].insert({"id": 1, "name": "Ann Lee", "aliases": json.dumps(["Ann"])})
+    db["episode_people"].insert({"episode_id": "e1", "person_id": 1, "role": "host"})
+    return db
+
+
+def texts(hits):
+    return [h["text"] for h in hits]
+
+
+def test_porter_stemming_finds_every_inflection(corpus):
+    found = texts(search(corpus, "following"))
+    assert any("followers" in t for t in found) and any("follow you" in t for t in found)
+
+
+def test_hits_carry_show_episode_time_and_a_link_to_the_moment(corpus):
+    (hit,) = search(corpus, "customers")
+    assert (hit["show"], hit["episode"], hit["date"]) == ("Edge Talk", "Identity", "2025-06-10")
+    assert hit["time"] == "1:02:05"
+    assert hit["link"] == "http://cdn/e2.mp3?x=1#t=3725"
+    assert "\x02customers\x03" in hit["snippet"].lower()
+
+
+def test_phrase_prefix_and_boolean_queries(corpus):
+    assert texts(search(corpus, '"sense of us"')) == [SEGMENTS[3][2]]
+    assert len(search(corpus, "belong*")) == 1
+    assert len(search(corpus, "trust AND team")) == 2
+    assert len(search(corpus, "customers OR crafting")) == 2
+    assert texts(search(corpus, "team NOT earned")) == [SEGMENTS[2][2]]
+
+
+@pytest.mark.parametrize("query", ['trust AND (team OR"', '"followers', "trust: team", "team)"])
+def test_invalid_fts_syntax_is_searched_as_plain_words(corpus, query):
+    assert search(corpus, query)  # no exception; the words still find hits
+
+
+def test_flagged_segments_never_come_up(corpus):
+    assert search(corpus, "thank") == []
+
+
+def test_theme_filter_and_theme_listing_without_words(corpus):
+    assert texts(search(corpus, "trust OR belonged", Filters(theme="followership"))) == [SEGMENTS[1][2]]
+    listed = search(corpus, None, Filters(theme="followership"))
+    assert [h["time"] for h in listed] == ["0:01:05", "0:01:10"]
+    assert all(h["themes"] == ["followership"] for h in listed)
+
+
+def test_person_filter_uses_speakers_and_aliases(corpus):
+    said = texts(search(corpus, "follow* OR crafting OR trust*", Filters(person="Ann Lee")))
+    # Ann's own lines (speaker "Ann", an alias), and unattributed lines of an episode she
+    # hosted; Cy's line in episode 2 is not hers.
+    assert sorted(said) == sorted([SEGMENTS[0][2], SEGMENTS[2][2], SEGMENTS[3][2]])
+
+
+def test_feed_and_date_filters(corpus):
+    assert len(search(corpus, "team", Filters(since="2025-06-01"))) == 1
+    assert len(search(corpus, "team", Filters(until="2025-01-10"))) == 1
+    assert search(corpus, "team", Filters(feed="Nope")) == []
+    assert len(search(corpus, "team", Filters(feed="edge"))) == 2
+
+
+def test_no_words_and_no_theme_is_a_clear_error(corpus):
+    with pytest.raises(SearchError, match="Give words"):
+        search(corpus, "  ")
+
+
+def test_index_follows_retranscription(corpus):
+    corpus.execute("delete from segments where episode_id = 'e2'")
+    assert search(corpus, "customers") == []
+    corpus["segments"].insert({"episode_id": "e2", "idx": 0, "start_time": 1, "end_time": 2,
+                               "text": "New customers arrived.", "quality": "ok"})
+    assert len(search(corpus, "customer")) == 1
+    corpus.execute("update segments set quality = 'repetition' where text like 'New%'")
+    assert search(corpus, "customer") == []
+
+
+def test_episode_titles_and_show_notes_are_indexed(corpus):
+    corpus["episodes"].update("e1", {"description": "A talk about influencers online."})
+    rows = corpus.execute(
+        "select e.id from episodes_fts join episodes e on e.rowid = episodes_fts.rowid "
+        "where episodes_fts match 'influencer'").fetchall()
+    assert rows == [("e1",)]
+
+
+def test_clock_and_links():
+    assert clock(3725.9) == "1:02:05" and clock(0) == "0:00:00"
+    assert audio_link("http://x/a.mp3#old", 12.7) == "http://x/a.mp3#t=12"
+    assert audio_link(None, 3) is None
+
+
+def test_search_followership_on_the_demo_shows_timed_hits(runner, demo_db):
+    result = runner.invoke(app, ["--db", str(demo_db), "search", "followership", "--json"])
+    hits = json.loads(result.stdout)
+    assert hits and all(h["link"].split("#t=")[1].isdigit() for h in hits)
+    assert all(h["show"] and h["episode"] and h["time"] for h in hits)
+    listed = json.loads(runner.invoke(
+        app, ["--db", str(demo_db), "search", "--theme", "followership", "--json", "--limit", "100"]
+    ).stdout)
+    counts = dbmod.connect(demo_db).execute(
+        "select count(distinct segment_id) from theme_mentions where theme_id = 'followership'"
+    ).fetchone()[0]
+    assert len(listed) == counts > 3
+
+
+def test_empty_result_says_so(runner, demo_db):
+    result = runner.invoke(app, ["--db", str(demo_db), "search", "zebra"])
+    assert result.exit_code == 0 and "No results" in result.stderr
