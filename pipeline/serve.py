@@ -17,7 +17,7 @@ from .errors import PipelineError
 
 log = logging.getLogger("pipeline.serve")
 
-HERE = Path(__file__).resolve().parent.parent / "datasette"
+HERE = Path(__file__).resolve().parent / "site"
 METADATA = HERE / "metadata.yml"
 PLUGINS = HERE / "plugins"
 TEMPLATE_DB = "podinsights"
