@@ -29,7 +29,9 @@ def site(demo_db):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "--db", str(demo_db), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -50,7 +52,9 @@ def site(demo_db):
 
 
 def get_json(site, path, **params):
-    response = httpx.get(f"{site['base']}/{site['db']}/{path}.json", params={"_shape": "array", **params})
+    response = httpx.get(
+        f"{site['base']}/{site['db']}/{path}.json", params={"_shape": "array", **params}
+    )
     assert response.status_code == 200, response.text[:500]
     return response.json()
 
@@ -101,8 +105,14 @@ def test_search_in_a_real_browser(site, tmp_path):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page()
         page.goto(f"{site['base']}/{site['db']}/search_transcripts")

@@ -11,7 +11,12 @@ from pipeline.cli import app
 @pytest.fixture(scope="module")
 def episodes(demo_db):
     db = sqlite_utils.Database(demo_db)
-    rows = {r["id"]: r for r in db.query("select e.id, t.source from episodes e join transcripts t on t.episode_id = e.id")}
+    rows = {
+        r["id"]: r
+        for r in db.query(
+            "select e.id, t.source from episodes e join transcripts t on t.episode_id = e.id"
+        )
+    }
     publisher = next(i for i, r in rows.items() if r["source"] == "publisher")
     whisper = next(i for i, r in rows.items() if r["source"] == "whisper")
     return {"publisher": publisher, "whisper": whisper, "db": db}

@@ -10,7 +10,13 @@ from pipeline.search import Filters, SearchError, audio_link, clock, search
 
 SEGMENTS = [
     # episode, start, text, speaker, quality
-    ("e1", 65.0, "People choose to follow you and they can stop following with one tap.", "Ann", "ok"),
+    (
+        "e1",
+        65.0,
+        "People choose to follow you and they can stop following with one tap.",
+        "Ann",
+        "ok",
+    ),
     ("e1", 70.0, "Her followers felt they belonged to something bigger.", "Bob", "ok"),
     ("e1", 80.0, "We talked about trust and the team.", None, "ok"),
     ("e2", 5.0, "Crafting a sense of us is what identity leaders do.", "Ann", "ok"),
@@ -23,27 +29,70 @@ SEGMENTS = [
 @pytest.fixture
 def corpus(db):
     db["feeds"].insert({"id": 1, "url": "http://x/feed", "title": "Edge Talk"})
-    db["episodes"].insert_all([
-        {"id": "e1", "feed_id": 1, "guid": "1", "title": "Followers", "published": "2025-01-10T07:00:00Z",
-         "enclosure_url": "http://cdn/e1.mp3"},
-        {"id": "e2", "feed_id": 1, "guid": "2", "title": "Identity", "published": "2025-06-10T07:00:00Z",
-         "enclosure_url": "http://cdn/e2.mp3?x=1"},
-    ])
+    db["episodes"].insert_all(
+        [
+            {
+                "id": "e1",
+                "feed_id": 1,
+                "guid": "1",
+                "title": "Followers",
+                "published": "2025-01-10T07:00:00Z",
+                "enclosure_url": "http://cdn/e1.mp3",
+            },
+            {
+                "id": "e2",
+                "feed_id": 1,
+                "guid": "2",
+                "title": "Identity",
+                "published": "2025-06-10T07:00:00Z",
+                "enclosure_url": "http://cdn/e2.mp3?x=1",
+            },
+        ]
+    )
     for idx, (episode, start, text, speaker, quality) in enumerate(SEGMENTS):
-        db["segments"].insert({"episode_id": episode, "idx": idx, "start_time": start,
-                               "end_time": start + 4, "text": text, "speaker": speaker,
-                               "quality": quality})
-    db["themes"].insert_all([{"id": t, "label": t, "category": "leadership"}
-                             for t in ("followership", "trust", "identity-entrepreneurship")])
+        db["segments"].insert(
+            {
+                "episode_id": episode,
+                "idx": idx,
+                "start_time": start,
+                "end_time": start + 4,
+                "text": text,
+                "speaker": speaker,
+                "quality": quality,
+            }
+        )
+    db["themes"].insert_all(
+        [
+            {"id": t, "label": t, "category": "leadership"}
+            for t in ("followership", "trust", "identity-entrepreneurship")
+        ]
+    )
     ids = {r["text"][:12]: r["id"] for r in db["segments"].rows}
-    db["theme_mentions"].insert_all([
-        {"episode_id": "e1", "segment_id": ids["People choos"], "theme_id": "followership",
-         "start_time": 66.0, "method": "keyword"},
-        {"episode_id": "e1", "segment_id": ids["Her follower"], "theme_id": "followership",
-         "start_time": 70.5, "method": "keyword"},
-        {"episode_id": "e2", "segment_id": ids["The team tru"], "theme_id": "trust",
-         "start_time": 9.0, "method": "keyword"},
-    ])
+    db["theme_mentions"].insert_all(
+        [
+            {
+                "episode_id": "e1",
+                "segment_id": ids["People choos"],
+                "theme_id": "followership",
+                "start_time": 66.0,
+                "method": "keyword",
+            },
+            {
+                "episode_id": "e1",
+                "segment_id": ids["Her follower"],
+                "theme_id": "followership",
+                "start_time": 70.5,
+                "method": "keyword",
+            },
+            {
+                "episode_id": "e2",
+                "segment_id": ids["The team tru"],
+                "theme_id": "trust",
+                "start_time": 9.0,
+                "method": "keyword",
+            },
+        ]
+    )
     db["people"].insert({"id": 1, "name": "Ann Lee", "aliases": json.dumps(["Ann"])})
     db["episode_people"].insert({"episode_id": "e1", "person_id": 1, "role": "host"})
     return db
@@ -84,7 +133,9 @@ def test_flagged_segments_never_come_up(corpus):
 
 
 def test_theme_filter_and_theme_listing_without_words(corpus):
-    assert texts(search(corpus, "trust OR belonged", Filters(theme="followership"))) == [SEGMENTS[1][2]]
+    assert texts(search(corpus, "trust OR belonged", Filters(theme="followership"))) == [
+        SEGMENTS[1][2]
+    ]
     listed = search(corpus, None, Filters(theme="followership"))
     assert [h["time"] for h in listed] == ["0:01:05", "0:01:10"]
     assert all(h["themes"] == ["followership"] for h in listed)
@@ -112,8 +163,16 @@ def test_no_words_and_no_theme_is_a_clear_error(corpus):
 def test_index_follows_retranscription(corpus):
     corpus.execute("delete from segments where episode_id = 'e2'")
     assert search(corpus, "customers") == []
-    corpus["segments"].insert({"episode_id": "e2", "idx": 0, "start_time": 1, "end_time": 2,
-                               "text": "New customers arrived.", "quality": "ok"})
+    corpus["segments"].insert(
+        {
+            "episode_id": "e2",
+            "idx": 0,
+            "start_time": 1,
+            "end_time": 2,
+            "text": "New customers arrived.",
+            "quality": "ok",
+        }
+    )
     assert len(search(corpus, "customer")) == 1
     corpus.execute("update segments set quality = 'repetition' where text like 'New%'")
     assert search(corpus, "customer") == []
@@ -123,7 +182,8 @@ def test_episode_titles_and_show_notes_are_indexed(corpus):
     corpus["episodes"].update("e1", {"description": "A talk about influencers online."})
     rows = corpus.execute(
         "select e.id from episodes_fts join episodes e on e.rowid = episodes_fts.rowid "
-        "where episodes_fts match 'influencer'").fetchall()
+        "where episodes_fts match 'influencer'"
+    ).fetchall()
     assert rows == [("e1",)]
 
 
@@ -138,12 +198,19 @@ def test_search_followership_on_the_demo_shows_timed_hits(runner, demo_db):
     hits = json.loads(result.stdout)
     assert hits and all(h["link"].split("#t=")[1].isdigit() for h in hits)
     assert all(h["show"] and h["episode"] and h["time"] for h in hits)
-    listed = json.loads(runner.invoke(
-        app, ["--db", str(demo_db), "search", "--theme", "followership", "--json", "--limit", "100"]
-    ).stdout)
-    counts = dbmod.connect(demo_db).execute(
-        "select count(distinct segment_id) from theme_mentions where theme_id = 'followership'"
-    ).fetchone()[0]
+    listed = json.loads(
+        runner.invoke(
+            app,
+            ["--db", str(demo_db), "search", "--theme", "followership", "--json", "--limit", "100"],
+        ).stdout
+    )
+    counts = (
+        dbmod.connect(demo_db)
+        .execute(
+            "select count(distinct segment_id) from theme_mentions where theme_id = 'followership'"
+        )
+        .fetchone()[0]
+    )
     assert len(listed) == counts > 3
 
 
