@@ -86,7 +86,7 @@ def test_table_search_and_facets_are_configured(site):
     rows = get_json(site, "segments", _search="followers")
     assert rows
     facets = httpx.get(f"{site['base']}/{site['db']}/theme_mentions.json").json()["facet_results"]
-    assert {"theme_id", "method"} <= set(facets["results"] if "results" in facets else facets)
+    assert {"theme_id", "method"} <= set(facets.get("results", facets))
 
 
 def test_the_site_is_read_only(site):

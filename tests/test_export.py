@@ -6,6 +6,7 @@ import pytest
 import sqlite_utils
 
 from pipeline.cli import app
+from pipeline.guard import SEARCHABLE
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,8 @@ def export(runner, demo_db, *args):
 
 def segment_count(db, episode):
     return db.execute(
-        "select count(*) from segments where episode_id = ? and quality in ('ok', 'estimated-time')",
-        [episode],
+        "select count(*) from segments where episode_id = ? and quality in (?, ?)",
+        [episode, *SEARCHABLE],
     ).fetchone()[0]
 
 
