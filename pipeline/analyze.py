@@ -25,6 +25,7 @@ from .models import Segment, Word
 from .nlp import Analysis, Analyzer
 from .people import Person, same_person
 from .progress import NullProgress, Progress
+from .search import THEME_TOKEN_SQL
 
 log = logging.getLogger("pipeline.analyze")
 
@@ -169,6 +170,7 @@ def save_analysis(
             }
             for m in analysis.mentions
         )
+        sync_segment_themes(db, episode_id)
         for person in analysis.people:
             _save_person(db, episode_id, person)
         db.table("keyphrases").insert_all(
@@ -186,6 +188,20 @@ def save_analysis(
             pk="episode_id",
         )
         mark_done(db, episode_id, ANALYSED)
+
+
+def sync_segment_themes(db: sqlite_utils.Database, episode_id: str) -> None:
+    """segments.themes (read by the search index) from the episode's theme mentions."""
+    db.execute(
+        f"""
+        update segments set themes = (
+            select group_concat(distinct {THEME_TOKEN_SQL}) from theme_mentions
+            where segment_id = segments.id
+        )
+        where episode_id = ?
+        """,
+        [episode_id],
+    )
 
 
 def _save_person(db: sqlite_utils.Database, episode_id: str, person: Person) -> None:

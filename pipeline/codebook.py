@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,6 +84,10 @@ def _theme(entry: Any, number: int, path: Path) -> Theme:
     name = entry.get("id") or f"number {number}"
     if missing:
         raise CodebookError(f"{path}: theme {name!r} has no {', '.join(missing)}.")
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", str(entry["id"])):
+        raise CodebookError(
+            f"{path}: theme id {name!r} must be lowercase letters and digits joined by hyphens."
+        )
     if entry["category"] not in CATEGORIES:
         raise CodebookError(
             f"{path}: theme {name!r} has category {entry['category']!r}; "

@@ -218,30 +218,39 @@ MIGRATIONS: list[str] = [
     """,
     # 4: full-text search (porter stemming) over searchable segments and over episode
     # titles and show notes, kept in sync by triggers. Segments the hallucination guard
-    # flagged are never indexed, so a Whisper loop cannot come up as a search hit.
+    # flagged are never indexed, so a Whisper loop cannot come up as a search hit. The
+    # segment's theme ids are indexed too (a column of their own), so a theme filter
+    # is an FTS5 AND rather than a join. 'ok' and 'estimated-time' are guard.SEARCHABLE.
     """
+    ALTER TABLE segments ADD COLUMN themes TEXT;
+    -- The index's content is this view, so FTS5's rebuild and integrity-check agree
+    -- that flagged segments are not meant to be in it.
+    CREATE VIEW searchable_segments AS
+        SELECT id, text, themes FROM segments WHERE quality IN ('ok', 'estimated-time');
     CREATE VIRTUAL TABLE segments_fts USING fts5(
-        text, content='segments', content_rowid='id',
+        text, themes, content='searchable_segments', content_rowid='id',
         tokenize='porter unicode61 remove_diacritics 2'
     );
     CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments
     WHEN new.quality IN ('ok', 'estimated-time') BEGIN
-        INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO segments_fts(rowid, text, themes) VALUES (new.id, new.text, new.themes);
     END;
     CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments
     WHEN old.quality IN ('ok', 'estimated-time') BEGIN
-        INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO segments_fts(segments_fts, rowid, text, themes)
+        VALUES ('delete', old.id, old.text, old.themes);
     END;
-    CREATE TRIGGER segments_fts_update_old AFTER UPDATE OF text, quality ON segments
-    WHEN old.quality IN ('ok', 'estimated-time') BEGIN
-        INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    -- One trigger, so the old entry is always deleted before the new one is added.
+    CREATE TRIGGER segments_fts_update AFTER UPDATE OF text, quality, themes ON segments BEGIN
+        INSERT INTO segments_fts(segments_fts, rowid, text, themes)
+        SELECT 'delete', old.id, old.text, old.themes
+        WHERE old.quality IN ('ok', 'estimated-time');
+        INSERT INTO segments_fts(rowid, text, themes)
+        SELECT new.id, new.text, new.themes
+        WHERE new.quality IN ('ok', 'estimated-time');
     END;
-    CREATE TRIGGER segments_fts_update_new AFTER UPDATE OF text, quality ON segments
-    WHEN new.quality IN ('ok', 'estimated-time') BEGIN
-        INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
-    END;
-    INSERT INTO segments_fts(rowid, text)
-        SELECT id, text FROM segments WHERE quality IN ('ok', 'estimated-time');
+    INSERT INTO segments_fts(rowid, text, themes)
+        SELECT id, text, themes FROM segments WHERE quality IN ('ok', 'estimated-time');
     CREATE VIRTUAL TABLE episodes_fts USING fts5(
         title, description, content='episodes', content_rowid='rowid',
         tokenize='porter unicode61 remove_diacritics 2'

@@ -4,13 +4,19 @@ Names come from the feed's ``podcast:person`` tags, the show notes and the
 transcript (spaCy PERSON entities and speaker labels). "Antonio (Tony) Belgrave",
 "Tony Belgrave" and "Antonio Belgrave" are one person. Roles: the feed's, else how
 the person is introduced ("I'm your host ...", "my guest today is ...",
-"joined by ...", "led by ..."), else "mentioned".
+"joined by ...", "led by ...", "thanks for having me, ..."), else "mentioned".
+Past and future guests ("last week's guest ...", "next week we'll have ...") are
+mentioned: they are not on this episode.
+
+Text cues also find people spaCy misses ("Ira Chaleff talks about ...", "my colleague
+...", "Kelley's model"); a lone word is kept only with such a cue, an introduction, a
+title or a fuller name to merge into, so "Manchester" or "Hope" do not become people.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 HOST, GUEST, MENTIONED = "host", "guest", "mentioned"
@@ -64,34 +70,302 @@ NICKNAMES = {
     "vicky": {"victoria"},
     "nat": {"natalie", "nathan"},
 }
-TITLES = {"dr", "mr", "mrs", "ms", "miss", "prof", "professor", "sir", "dame", "md", "phd"}
+# Honorifics, and the family-style ones people are nicknamed with ("Uncle Desmond").
+TITLES = {
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "md",
+    "phd",
+    "rev",
+    "reverend",
+    "uncle",
+    "aunt",
+    "auntie",
+    "aunty",
+}
 
-I_AM = r"(?:I'm|I am|this is|my name is)"
-NAME = r"(?P<name>[A-Z][\w'’.-]+(?:\s+\([A-Z][\w'’-]+\))?(?:\s+[A-Z][\w'’-]+){0,2})"
+
+def _words(text: str) -> set[str]:
+    return set(text.split())
+
+
+# Capitalised words that open sentences or frame a name but are never part of one:
+# "So Amara", "Dana Whitfield And", "Thanks Mark".
+EDGE_WORDS = {
+    "a",
+    "also",
+    "an",
+    "and",
+    "because",
+    "but",
+    "from",
+    "he",
+    "hello",
+    "her",
+    "here",
+    "hey",
+    "hi",
+    "his",
+    "honestly",
+    "how",
+    "i",
+    "i'm",
+    "if",
+    "it's",
+    "look",
+    "my",
+    "no",
+    "now",
+    "oh",
+    "ok",
+    "okay",
+    "or",
+    "our",
+    "right",
+    "she",
+    "so",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "then",
+    "they",
+    "this",
+    "today",
+    "tonight",
+    "we",
+    "welcome",
+    "well",
+    "what",
+    "when",
+    "where",
+    "who",
+    "why",
+    "with",
+    "yes",
+    "you",
+    "your",
+    # sentence openers and ways to address a room: "Everyone, what do you think?"
+    *_words(
+        """everyone everybody anyone someone nobody folks guys listeners team please sorry
+        anyway yeah sure first second finally again actually basically obviously seriously
+        really listen"""
+    ),
+}
+# Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
+PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della", "la", "le"}
+# Given names that, standing alone, are far more often a word ("Will you be around?",
+# "Hope is not a strategy"): a person only when someone is introduced by it.
+WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
+# Never a person standing alone: days, seasons, apps ("see you Sunday", "on TikTok").
+NOT_ALONE = _words(
+    """monday tuesday wednesday thursday friday saturday sunday
+    january february march april may june july august september october november december
+    spring summer autumn winter christmas easter
+    tiktok instagram linkedin youtube twitter facebook google zoom slack spotify amazon
+    apple netflix uber whatsapp reddit"""
+    # departments talk too: "Sales says the leads are rubbish"
+    """ sales marketing finance legal operations ops procurement research engineering
+    product design management leadership security compliance support accounts"""
+)
+# Last words of show, company and place names, not of people ("Frontline Talk").
+ORGANISATION_WORDS = _words(
+    """talk talks show podcast pod hour edge first club weekly daily live radio tv hub lab
+    labs academy institute group ltd inc plc llc company partners media network news times
+    journal review magazine university college school bank street road square centre center
+    foundation council ministry agency studio studios records press leadership psychology
+    marketing sales office resources department team board government hq"""
+)
+
+UPPER = "A-ZÀ-ÖØ-Þ"
+_STOP = "|".join(sorted(re.escape(w.capitalize()) for w in EDGE_WORDS | {"the"}))
+_TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie)\.?\s+)"
+# A capitalised word that is not a sentence opener; an initial only before another word.
+_WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|\.(?=\s+[{UPPER}]))"
+_PARTICLE = rf"(?:(?:{'|'.join(sorted(PARTICLES))})\s+)"
+# A nickname in brackets or quotes: "Antonio (Tony) Belgrave", "Kofi 'KB' Bannerman".
+_NICK = rf"(?:\s+\([{UPPER}][\w'’ -]*\)|\s+['‘\"“][{UPPER}][\w’. -]*['’\"”](?=\s))"
+NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_WORD}){{0,2}})"
+
+I_AM = r"(?i:I'm|I\s+am|this\s+is|my\s+name\s+is)"
+_WE_ARE = r"(?i:I'm|I\s+am|we're|we\s+are)"
+_NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+studio)"
+_SHOW = r"(?i:show|podcast|pod|programme|program)"
+
 INTRODUCTIONS = [
-    (HOST, rf"\b{I_AM}\s+your\s+host,?\s+{NAME}"),
+    # The host introduces themselves, or is thanked by the guest.
+    (HOST, rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"),
+    (HOST, rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?(?:{I_AM}\s+)?(?i:your\s+(?:co-?)?host)"),
+    (HOST, rf"(?i:your\s+(?:co-?)?host(?:\s+for\s+(?:today|tonight))?),?\s+{NAME}"),
+    (HOST, rf"(?i:hosted\s+by)\s+{NAME}"),
+    (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
+    (HOST, rf"{NAME},\s+(?i:my|our)\s+(?i:co-?host)"),
+    # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
+    (HOST, rf"(?i:welcome\s+(?:back\s+)?to)\s+[^.!?]{{1,60}}?[.!?,]\s+(?i:and\s+)?{I_AM}\s+{NAME}"),
     (
         HOST,
-        rf"\b{I_AM}\s+{NAME},?\s+(?:and\s+)?(?:I'm\s+|I am\s+)?your\s+host",
+        rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?"
+        rf"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+[{UPPER}]",
     ),
-    (HOST, rf"\byour\s+host(?:\s+for\s+(?:today|tonight))?,?\s+{NAME}"),
-    (HOST, rf"\bhosted\s+by\s+{NAME}"),
-    (HOST, rf"\bthanks?(?:\s+you)?\s+for\s+having\s+me,?\s+{NAME}"),
+    (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
+    (
+        HOST,
+        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us))"
+        rf"(?i:\s+on(?:\s+the\s+{_SHOW})?)?,?\s+{NAME}",
+    ),
+    (
+        HOST,
+        r"(?i:(?:great|good|lovely|nice|wonderful|a\s+pleasure|delighted|glad|happy)\s+"
+        rf"to\s+be\s+(?:here|back|on(?:\s+the\s+{_SHOW})?)),?\s+{NAME}",
+    ),
+    (
+        HOST,
+        rf"{NAME},\s+(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us))",
+    ),
+    # Today's guest.
     (
         GUEST,
-        rf"\bmy\s+guests?(?:\s+(?:today|this\s+week|on\s+the\s+show))?\s+(?:is|are)\s+(?:the\s+\w+\s+)?{NAME}",
+        r"(?i:\b(?:my|our)\s+guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
+        rf"on\s+the\s+{_SHOW}))?(?:\s+(?:is|are))?),?\s+(?i:the\s+[a-z]+\s+)?{NAME}",
     ),
     (
         GUEST,
-        rf"\b(?:I'm|I am|we're|we are)\s+joined\s+(?:\w+\s+)?by\s+(?:the\s+\w+\s+)?{NAME}",
+        rf"(?i:(?:today's|tonight's|this\s+week's|this\s+episode's)\s+guests?(?:\s+(?:is|are))?)"
+        rf",?\s+{NAME}",
     ),
-    (GUEST, rf"\bjoined\s+(?:today\s+)?by\s+(?:the\s+\w+\s+)?{NAME}"),
-    (GUEST, rf"\bwith\s+me\s+(?:today|in\s+the\s+studio|here)\s+(?:is|are)\s+{NAME}"),
-    (GUEST, rf"\bled\s+by\s+(?:the\s+\w+\s+)?{NAME}"),
-    (GUEST, rf"\b(?:please\s+)?welcome(?:\s+to\s+the\s+show)?,?\s+{NAME}"),
-    (GUEST, rf"\bour\s+guests?\s+(?:today\s+)?(?:is|are)\s+{NAME}"),
+    (GUEST, rf"(?i:joined\s+(?:{_NOW}\s+)?by)\s+(?i:the\s+[a-z]+\s+)?{NAME}"),
+    (GUEST, rf"{NAME}\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
+    (GUEST, rf"{NAME}\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
+    (GUEST, rf"(?i:joining\s+(?:me|us)(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
+    (GUEST, rf"(?i:with\s+(?:me|us)\s+{_NOW}(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
+    (GUEST, rf"{_WE_ARE}\s+(?i:(?:here|sat|sitting|sat\s+here)\s+with)\s+{NAME}"),
+    (GUEST, rf"{_WE_ARE}\s+(?i:with)\s+{NAME}\s+(?i:today|tonight|this\s+week)"),
+    (
+        GUEST,
+        rf"{_WE_ARE}\s+(?i:(?:chatting|talking|speaking|sitting\s+down)\s+(?:with|to))"
+        rf"\s+{NAME}",
+    ),
+    (GUEST, rf"(?i:(?:please\s+)?welcome(?:\s+back)?(?:\s+to\s+the\s+{_SHOW})?),?\s+{NAME}"),
+    (GUEST, rf"{NAME},\s+(?i:welcome)(?:\s+(?i:back))?(?:\s+(?i:to\s+the\s+{_SHOW}))?\s*[.!,]"),
+    (
+        GUEST,
+        rf"{NAME},\s+(?i:who)\s+[^.?!]{{0,40}}?(?i:(?:on\s+the\s+{_SHOW}|in\s+the\s+studio|"
+        r"with\s+(?:me|us)|joining\s+(?:me|us))\s+(?:today|tonight|this\s+week|now))",
+    ),
+    (
+        GUEST,
+        r"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+(?:joining|coming\s+on|being\s+on|"
+        rf"being\s+here|coming\s+in)\b[^.!?]{{0,30}}?),\s+{NAME}",
+    ),
+    (
+        GUEST,
+        rf"{NAME},\s+(?i:(?:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+(?:joining|coming|"
+        r"being\s+(?:here|on))|(?:it's\s+)?(?:great|lovely|good)\s+to\s+have\s+you))",
+    ),
+    (
+        GUEST,
+        rf"(?i:great\s+to\s+have\s+you(?:\s+(?:here|on(?:\s+the\s+{_SHOW})?|back))?)"
+        rf",?\s+{NAME}",
+    ),
+    (
+        GUEST,
+        rf"(?i:\b(?:hi|hello|hey))[,!]?\s+(?:\w+[,!]?\s+)?(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME},?"
+        r"\s+(?i:and\s+)?(?i:I'm\s+)?(?i:(?:so\s+)?(?:delighted|thrilled|glad|happy|great|"
+        r"lovely|pleased|excited)\s+to\s+be\s+(?:on|here|with|joining))",
+    ),
 ]
-SELF_INTRODUCTION = rf"(?:^|[.!?]\s+|,\s+|\b(?:hi|hello|hey),?\s+(?:\w+,?\s+)?){I_AM}\s+{NAME}"
+# Whoever led an event was on it, whenever it was ("Yesterday's panel was led by ...").
+EVENT_LEADERS = [
+    (
+        GUEST,
+        r"(?i:(?:led|chaired|moderated|facilitated|headlined)\s+by)"
+        rf"\s+(?i:the\s+[a-z]+\s+)?{NAME}",
+    ),
+]
+# Guests of other episodes, and plain mentions: colleagues, authors, people addressed.
+_RELATION = (
+    r"colleague|co-worker|mentor|boss|manager|director|friend|partner|wife|husband|daughter|"
+    r"son|mum|mom|dad|father|mother|brother|sister|cousin|teacher|coach|ceo|cfo|coo|cto|"
+    r"founder|co-founder|chair|chairman|chairwoman|president|supervisor|assistant|client|"
+    r"customer|author|editor|producer|neighbour|neighbor|teammate|team-mate|predecessor|"
+    r"successor|deputy|intern|graduate|apprentice|trainee|hero"
+)
+_SPEECH = (
+    r"says|said|told|tells|asked|asks|talks|talked|wrote|writes|argues|argued|reckons|"
+    r"puts\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|"
+    r"insisted|insists|taught|teaches|points\s+out|pointed\s+out|kicked\s+off|opened"
+)
+_IDEA = (
+    r"point|idea|ideas|model|book|books|argument|framework|theory|work|research|phrase|line|"
+    r"advice|map|view|take|approach|question|rule|quote|style|styles|types|categories"
+)
+_QUESTION = (
+    r"what|how|why|when|where|who|which|do|does|did|is|are|was|were|can|could|would|will|"
+    r"have|has|you|tell|explain|talk|walk|give|let"
+)
+# Verbs whose object is a person ("I asked Priya", "we promoted Jo").
+_TOLD = r"asked|told|thanked|emailed|messaged|rang|phoned|called|met|hired|promoted|praised"
+MENTIONS = [
+    (
+        MENTIONED,
+        r"(?i:(?:last|next|previous)\s+(?:week|time|episode|month|season)(?:'s)?,?\s+"
+        rf"(?:my\s+|our\s+)?guests?(?:\s+(?:was|is|will\s+be))?),?\s+{NAME}",
+    ),
+    (MENTIONED, rf"(?i:\bwe(?:\s+had|\s+have\s+had|'ll\s+have|\s+will\s+have))\s+{NAME}"),
+    (
+        MENTIONED,
+        r"(?i:our\s+guests?\s+(?:on|for)\s+(?:the\s+)?(?:next|last|previous|upcoming)\s+"
+        rf"(?:episode|show|week)\s+(?:will\s+be|is|was)),?\s+{NAME}",
+    ),
+    (MENTIONED, rf"{NAME}\s+(?i:(?:was|will\s+be)\s+(?:on|with\s+us))\b"),
+    (
+        MENTIONED,
+        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})s?),?"
+        rf"\s+{NAME}",
+    ),
+    (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
+    (MENTIONED, rf"{NAME}\s+(?:{_SPEECH})\b"),
+    (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b"),
+    (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
+    (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
+    (MENTIONED, rf"{NAME}'s\s+(?:[a-z]+\s+){{0,2}}?(?:{_IDEA})\b"),
+    (
+        MENTIONED,
+        rf"(?:^|[.!?]\s+)(?i:(?:so|and|now|okay|ok|right|well),?\s+)?{NAME},\s+(?=(?:{_QUESTION})\b)",
+    ),
+    (
+        MENTIONED,
+        rf"(?i:\b(?:thanks|thank\s+you|cheers)(?:\s+(?:so\s+much|again|very\s+much))?),\s+{NAME}"
+        r"(?=\s*[.!?,])",
+    ),
+]
+# "Benedikt Sauer, everyone calls him Ben", "Siobhan O'Rourke, Shiv to everyone".
+NICKNAME_ASIDES = [
+    rf"{NAME},\s+(?i:(?:everyone|everybody|we\s+all|people)\s+calls?\s+(?:him|her|them))"
+    rf"\s+(?P<nick>[{UPPER}][\w'’-]+)",
+    rf"{NAME},\s+(?:(?i:or)\s+)?(?P<nick>[{UPPER}][\w'’-]+)\s+(?i:to\s+(?:everyone|everybody|"
+    r"her\s+friends|his\s+friends|friends|us|the\s+team))",
+    rf"{NAME},?\s+(?i:(?:also\s+)?known\s+as|aka|a\.k\.a\.)\s+(?P<nick>[{UPPER}][\w'’-]+)",
+]
+# A guest of another episode: a time other than now near the introduction.
+ANOTHER_EPISODE = re.compile(
+    r"\b(?:last|next|previous|upcoming|coming)\s+(?:week|time|episode|month|season|series|"
+    r"year|show)|\bback\s+in\b|\bago\b|\bearlier\s+this\s+(?:year|season|month)|"
+    r"\bwe\s+had\b|\bwe(?:'ll|\s+will)\s+have\b|\bcoming\s+up\b",
+    re.IGNORECASE,
+)
+SELF_INTRODUCTION = (
+    rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
+    rf"(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME}"
+)
 
 
 @dataclass
@@ -110,24 +384,62 @@ class Person:
 
 
 def split_name(raw: str) -> tuple[str, set[str]]:
-    """'Antonio (Tony) Belgrave' -> ('Antonio Belgrave', {'Tony Belgrave', 'Tony'})."""
-    text = " ".join(raw.replace("’", "'").split()).strip(" ,.;:!?'\"")
+    """'Antonio (Tony) Belgrave' -> ('Antonio Belgrave', {'Tony Belgrave', 'Tony'}).
+
+    Titles and framing words are dropped ("Uncle Desmond", "So Amara"), as is a
+    possessive ("Kelley's")."""
+    text = " ".join(raw.replace("’", "'").replace("‘", "'").replace("“", '"').split())
+    text = text.replace("”", '"').strip(" ,.;:!?'\"")
+    nickname = re.search(r"\(([^)]+)\)|(?:^|\s)['\"]([^'\"]+)['\"](?=\s)", text)
+    text = re.sub(r"\([^)]*\)|(?:^|\s)['\"][^'\"]+['\"](?=\s)", " ", text)
     words = [w for w in text.split() if w.lower().strip(".") not in TITLES]
-    text = " ".join(words)
-    nickname = re.search(r"\(([^)]+)\)", text)
-    canonical = " ".join(re.sub(r"\([^)]*\)", " ", text).split())
-    aliases: set[str] = set()
-    if nickname and canonical:
-        short = nickname.group(1).strip()
-        rest = canonical.split()[1:]
-        aliases = {short, " ".join([short, *rest]).strip()}
+    while words and words[0].lower() in EDGE_WORDS:
+        words.pop(0)
+    while words and words[-1].lower().strip(".,") in EDGE_WORDS:
+        words.pop()
+    canonical = " ".join(words).strip(" ,.;:!?'\"")
     if canonical.endswith("'s"):
         canonical = canonical[:-2]
+    aliases: set[str] = set()
+    if nickname and canonical:
+        short = (nickname.group(1) or nickname.group(2)).strip()
+        rest = canonical.split()[1:]
+        aliases = {short, " ".join([short, *rest]).strip()}
     return canonical, aliases
 
 
+def looks_like_name(name: str, *, introduced: bool = False) -> bool:
+    """Could this cleaned name be a person's? Rejects "Tick box", "Frontline Talk", "CV",
+    a lone "Sunday", and a lone "Hope" unless someone was introduced by it."""
+    words = name.split()
+    if not words or words[0] in PARTICLES or words[-1] in PARTICLES:
+        return False
+    for word in words:
+        if word in PARTICLES:
+            continue
+        if not word[0].isupper() or any(c.isdigit() for c in word):
+            return False
+        if len(word) > 1 and word.isupper():
+            return False  # an acronym: "CV", "HR", "CEO"
+        if word.lower() in EDGE_WORDS:
+            return False
+    if len(words) > 1:
+        return words[-1].lower() not in ORGANISATION_WORDS
+    word = words[0].lower()
+    return word not in NOT_ALONE and (introduced or word not in WORD_NAMES)
+
+
+def _titled(raw: str) -> bool:
+    """'Uncle Desmond', 'Mr Hurst': a title says the word after it is a person."""
+    first = raw.split()[0].lower().strip(".") if raw.split() else ""
+    return first in TITLES
+
+
 def same_person(a: str, b: str) -> bool:
-    """Do two names (canonical or alias) refer to the same person?"""
+    """Do two names (canonical or alias) refer to the same person?
+
+    A lone word is a first name ("Tony" for "Antonio Belgrave") or a surname
+    ("Kelley" for "Robert Kelley")."""
     wa, wb = a.lower().split(), b.lower().split()
     if not wa or not wb:
         return False
@@ -136,11 +448,16 @@ def same_person(a: str, b: str) -> bool:
     if len(wa) > 1 and len(wb) > 1:
         return wa[-1] == wb[-1] and _first_names_agree(wa[0], wb[0])
     short, full = (wa, wb) if len(wa) == 1 else (wb, wa)
-    return _first_names_agree(short[0], full[0])
+    return _first_names_agree(short[0], full[0]) or (len(full) > 1 and short[0] == full[-1])
 
 
 def _first_names_agree(a: str, b: str) -> bool:
-    return a == b or b in NICKNAMES.get(a, ()) or a in NICKNAMES.get(b, ())
+    if a == b or b in NICKNAMES.get(a, ()) or a in NICKNAMES.get(b, ()):
+        return True
+    # A clipped first name is a nickname too ("Ben" for Benedikt, "Tom" for Tomasz);
+    # a difference of one or two letters is more often another name (Dan, Dana).
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 3 and len(long) >= len(short) + 3 and long.startswith(short)
 
 
 class Roster:
@@ -159,15 +476,18 @@ class Roster:
         from_feed: bool = False,
     ) -> Person | None:
         name, aliases = split_name(raw)
-        if not name or not name[0].isupper():
+        if not looks_like_name(name, introduced=from_feed or role in (HOST, GUEST)):
             return None
-        full = len(name.split()) > 1
-        person = self.find(name, *(a for a in aliases if len(a.split()) > 1 or not full))
-        if person is None and full:
+        lone = len(name.split()) == 1
+        fits = self._fits(name, *(a for a in aliases if len(a.split()) > 1 or lone))
+        if len(fits) > 1 and lone:
+            return None  # "Sam" when two Sams are on the roster: cannot tell which
+        person = fits[0] if len(fits) == 1 else None
+        if person is None and not lone:
             person = self._same_surname_on_the_show(name)
         if person is None:
-            if len(name.split()) == 1 and role is None and not from_feed:
-                return None  # a lone first name nobody introduced: too ambiguous to keep
+            if lone and role is None and not from_feed and not _titled(raw):
+                return None  # a lone word nobody introduced ("to Manchester"): too unsure
             person = Person(name)
             self.people.append(person)
         elif len(name.split()) > len(person.name.split()) and not aliases:
@@ -201,13 +521,16 @@ class Roster:
         ]
         return fits[0] if len(fits) == 1 else None
 
-    def find(self, *names: str) -> Person | None:
-        """The one person these names fit; None when none or several do (ambiguous)."""
-        fits = [
+    def _fits(self, *names: str) -> list[Person]:
+        return [
             person
             for person in self.people
             if any(same_person(n, known) for n in names for known in person.names())
         ]
+
+    def find(self, *names: str) -> Person | None:
+        """The one person these names fit; None when none or several do (ambiguous)."""
+        fits = self._fits(*names)
         return fits[0] if len(fits) == 1 else None
 
 
@@ -220,20 +543,81 @@ def feed_role(role: str | None) -> str:
 
 
 def introductions(text: str) -> Iterable[tuple[str, str]]:
-    """(name, role) for every introduction in the text."""
+    """(name, role) for every introduction or telling mention of a person in the text.
+
+    Mentions come out as "mentioned": they add people spaCy missed ("Ira Chaleff talks
+    about ...") without outranking a host or guest role found elsewhere."""
     for role, pattern in INTRODUCTIONS:
-        for match in re.finditer(pattern, text):
-            yield _trim(match.group("name")), role
+        for match in _names(pattern, text):
+            for name in _with_coordinated(text, match):
+                yield name, MENTIONED if role == GUEST and _another_episode(text, match) else role
+    for role, pattern in EVENT_LEADERS + MENTIONS:
+        for match in _names(pattern, text):
+            for name in _with_coordinated(text, match):
+                yield name, role
+    for pattern in NICKNAME_ASIDES:
+        for match in _names(pattern, text):
+            yield _with_nickname(_trim(match.group("name")), match.group("nick")), MENTIONED
 
 
 def self_introductions(text: str) -> Iterable[str]:
-    for match in re.finditer(SELF_INTRODUCTION, text):
+    for match in _names(SELF_INTRODUCTION, text):
         yield _trim(match.group("name"))
 
 
-def _trim(name: str) -> str:
-    """Drop trailing words that are not part of a name ("Dana Whitfield And")."""
+def _names(pattern: str, text: str) -> Iterator[re.Match[str]]:
+    """Matches whose name stands on its own, not the tail of a longer capitalised
+    phrase ("The Commercial Edge", "Followers First Podcast")."""
+    for match in re.finditer(pattern, text):
+        if _common_word(match.group("name"), text):
+            continue
+        before = text[: match.start("name")].rstrip()
+        previous = before.split()[-1].replace("’", "'") if before else ""
+        word = previous.lower().split("'")[0]  # "That's" and "I'm" frame like "that", "i"
+        if word == "the":
+            continue
+        if previous[:1].isupper() and previous[-1:].isalnum() and word not in EDGE_WORDS:
+            continue
+        yield match
+
+
+def _common_word(name: str, text: str) -> bool:
+    """A lone capitalised word that the same text also uses in lower case is a word,
+    not a name ("Sales says ...; marketing says sales ...")."""
     words = name.split()
-    while len(words) > 1 and words[-1].lower() in {"and", "the", "from", "here", "today", "i"}:
+    lower = words[0].lower()
+    return len(words) == 1 and lower != words[0] and re.search(rf"\b{lower}\b", text) is not None
+
+
+def _with_coordinated(text: str, match: re.Match[str]) -> list[str]:
+    """The introduced name and one joined to it by "and" ("joined by Ana Ruiz and Li Wei")."""
+    names = [_trim(match.group("name"))]
+    after = re.match(rf"\s+and\s+{NAME}", text[match.end("name") :])
+    if after:
+        names.append(_trim(after.group("name")))
+    return names
+
+
+def _another_episode(text: str, match: re.Match[str]) -> bool:
+    """Is the sentence around this introduction about another episode ("last week my
+    guest ...", "... joined us back in the spring")?"""
+    start = max(text.rfind(c, 0, match.start("name")) for c in ".!?") + 1
+    clause_end = re.search(r"[,.;!?]", text[match.end("name") :])
+    end = match.end("name") + (clause_end.start() if clause_end else len(text))
+    return bool(ANOTHER_EPISODE.search(text[start:end]))
+
+
+def _with_nickname(name: str, nickname: str) -> str:
+    """'Benedikt Sauer' + 'Ben' -> 'Benedikt (Ben) Sauer', the form split_name reads."""
+    first, *rest = name.split()
+    return " ".join([first, f"({nickname})", *rest])
+
+
+def _trim(name: str) -> str:
+    """Drop framing words around a name ("Dana Whitfield And", "So Amara")."""
+    words = name.split()
+    while len(words) > 1 and words[-1].lower() in EDGE_WORDS:
         words.pop()
+    while len(words) > 1 and words[0].lower() in EDGE_WORDS:
+        words.pop(0)
     return " ".join(words)

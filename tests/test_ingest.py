@@ -23,7 +23,7 @@ def invoke(db_path, *args):
 def test_ingest_of_the_demo_transcribes_every_episode(demo_db):
     rows = json.loads(invoke(demo_db, "episodes", "--json").stdout)
     assert len(rows) == 4
-    assert {r["status"] for r in rows} == {"transcribed"}
+    assert {r["status"] for r in rows} == {"analysed"}
     db = sqlite_utils.Database(demo_db)
     assert db["segments"].count > 100
     text = " ".join(r["text"] for r in db["segments"].rows).lower()
@@ -98,7 +98,7 @@ def test_broken_audio_fails_that_episode_and_the_run_goes_on(tmp_path, scratch):
     assert result.exit_code == 1
     assert "cannot be read as audio" in result.stderr
     rows = {r["title"]: r for r in json.loads(invoke(db_path, "episodes", "--json").stdout)}
-    assert rows["Episode one"]["status"] == "transcribed"
+    assert rows["Episode one"]["status"] == "analysed"
     assert rows["Broken"]["status"] == "failed" and rows["Broken"]["failed_stage"] == "transcribe"
     # Nothing half-written: the failed episode has no segments.
     db = sqlite_utils.Database(db_path)

@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "asr": "pipeline.bench.asr",
     "themes": "pipeline.bench.themes",
+    "search": "pipeline.bench.search",
 }
 
 
