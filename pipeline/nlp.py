@@ -198,9 +198,11 @@ class Analyzer:
         def recognised(name: str) -> bool:
             return any(name in k or k in name for k in known)
 
+        # introductions() only yields capitalised names in an introduction or in wording
+        # that marks a person ("Haslam talks about"), and Roster.add rejects non-names,
+        # so lone names spaCy missed are kept too.
         for name, role in introductions(text):
-            if recognised(name) or len(name.split()) > 1:
-                roster.add(name, role=role, source=source, count=0)
+            roster.add(name, role=role, source=source, count=0)
         for name in self_introductions(text):
             if recognised(name):
                 roster.add(name, role=GUEST, source=source, count=0)
