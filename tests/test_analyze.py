@@ -1,0 +1,299 @@
+"""Themes, people and key phrases: the codebook, the matcher, the stage and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from pipeline.analyze import analyze_episodes, pending_analyses
+from pipeline.cli import app
+from pipeline.codebook import CodebookError, load_codebook
+from pipeline.models import Segment, Word
+from pipeline.nlp import Analyzer
+
+from .conftest import DEMO, ROOT
+
+CODEBOOK = ROOT / "data" / "themes.toml"
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer(use_semantic=False)
+
+
+def themes_in(analyzer, text):
+    return {m.theme for m in analyzer.analyze_text(text).mentions}
+
+
+# The codebook ------------------------------------------------------------------------
+
+
+def test_shipped_codebook_covers_every_required_theme():
+    ids = {t.id for t in load_codebook().themes}
+    required = {
+        "identity-prototypicality",
+        "identity-advancement",
+        "identity-entrepreneurship",
+        "identity-impresarioship",
+        "servant-leadership",
+        "positional-authority",
+        "earned-leadership",
+        "charismatic-leadership",
+        "trust",
+        "learning-and-growth",
+        "change-and-reinvention",
+        "creativity",
+        "diversity-and-inclusion",
+        "influence",
+        "followership",
+        "follower-styles",
+        "social-media-influencers",
+        "community-building",
+        "difficult-customers",
+        "sales-and-marketing",
+        "silos-and-collaboration",
+        "credit-and-recognition",
+        "confidence",
+    }
+    assert required <= ids
+    assert all(t.definition and t.label and t.category for t in load_codebook().themes)
+
+
+BROKEN_PATTERN = """
+[[themes]]
+id = "trust"
+label = "Trust"
+category = "leadership"
+definition = "Trust at work."
+patterns = [[{ LEMMA = "trust" }], [{ LEMMMA = "faith" }]]
+"""
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (BROKEN_PATTERN, "theme 'trust' pattern 2 is not a valid spaCy token pattern"),
+        ("[[themes]]\nid = 'x'\nlabel = 'X'\ncategory = 'leadership'\n", "has no definition"),
+        (
+            "[[themes]]\nid = 'x'\nlabel = 'X'\ncategory = 'sport'\ndefinition = 'd'\n",
+            "category 'sport'",
+        ),
+        (
+            "[[themes]]\nid = 'Bad Id'\nlabel = 'X'\ncategory = 'leadership'\ndefinition = 'd'\n",
+            "lowercase letters",
+        ),
+        ("themes = [", "not valid TOML"),
+    ],
+)
+def test_invalid_codebooks_name_the_theme_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "themes.toml"
+    path.write_text(text)
+    with pytest.raises(CodebookError, match=message):
+        load_codebook(path)
+
+
+def test_codebook_hash_changes_with_content_not_comments(tmp_path):
+    copy = tmp_path / "themes.toml"
+    shutil.copy(CODEBOOK, copy)
+    before = load_codebook(copy).digest
+    copy.write_text("# a comment\n" + copy.read_text())
+    assert load_codebook(copy).digest == before
+    copy.write_text(copy.read_text().replace('label = "Trust"', 'label = "Trust at work"'))
+    assert load_codebook(copy).digest != before
+
+
+# Matching ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["followers", "following", "followed", "follower"])
+def test_lemmas_match_every_inflection(analyzer, form):
+    text = {
+        "followers": "She has ninety thousand followers.",
+        "following": "He has built a loyal following online.",
+        "followed": "People followed her because they chose to.",
+        "follower": "Every follower decides for themselves.",
+    }[form]
+    assert "followership" in themes_in(analyzer, text)
+
+
+@pytest.mark.parametrize(
+    "text, theme",
+    [
+        ("I'll send you a follow-up email.", "followership"),
+        ("See you the following week.", "followership"),
+        ("The house still had a lead pipe.", "sales-and-marketing"),
+        ("My credit card was declined.", "credit-and-recognition"),
+        ("She left money in a trust fund.", "trust"),
+    ],
+)
+def test_false_friends_are_excluded(analyzer, text, theme):
+    assert theme not in themes_in(analyzer, text)
+
+
+def test_social_identity_phrases(analyzer):
+    found = themes_in(analyzer, "Crafting a sense of us is the leader's job; she is one of us.")
+    assert {"identity-entrepreneurship", "identity-prototypicality"} <= found
+
+
+def test_mentions_are_timed_to_the_word(analyzer):
+    words = [
+        Word(10.0, 10.4, "Her"),
+        Word(10.5, 11.0, "followers"),
+        Word(11.2, 11.6, "love"),
+        Word(11.7, 12.0, "it."),
+    ]
+    segment = Segment(0, 10.0, 12.0, "Her followers love it.", words=words, speaker="Ann")
+    (mention,) = analyzer.analyze([segment]).mentions
+    assert (mention.theme, mention.start, mention.end) == ("followership", 10.5, 11.0)
+    assert (mention.method, mention.score, mention.speaker) == ("keyword", 1.0, "Ann")
+
+
+def test_people_merge_across_spellings_with_roles(analyzer):
+    result = analyzer.analyze(
+        [
+            Segment(0, 0, 5, "I'm your host, Dana Whitfield, and my guest today is Tony Marino."),
+            Segment(1, 5, 9, "Thanks, Dana. Robert Kelley wrote about follower styles."),
+        ],
+        persons=[{"name": "Antonio Marino", "role": "guest"}],
+        notes="Dana talks with Antonio (Tony) Marino.",
+    )
+    people = {p.name: p for p in result.people}
+    assert people["Dana Whitfield"].role == "host"
+    assert people["Antonio Marino"].role == "guest"
+    assert {"Tony Marino", "Tony"} <= people["Antonio Marino"].aliases
+    assert people["Robert Kelley"].role == "mentioned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "これはリーダーシップについての話です。フォロワーが大切です。",
+        "🚀🔥 followers 💯💯💯 trust 🙏",
+        "leadership " * 5000,
+        "",
+        "Ñandú über straße ça va? ¿Confianza? доверие и лидерство",
+    ],
+)
+def test_any_text_is_analysed_without_crashing(analyzer, text):
+    analyzer.analyze_text(text)
+
+
+# The stage and the CLI -------------------------------------------------------------
+
+
+def test_demo_themes_are_found_at_the_minute_they_were_said(demo_db):
+    """Every theme an episode's script was written to contain is found in that episode,
+    in a minute where a line written with it is spoken."""
+    db = sqlite_utils.Database(demo_db)
+    by_guid = {r["guid"]: r["id"] for r in db["episodes"].rows}
+    for turns_path in sorted((DEMO / "audio").glob("ep*.turns.json")):
+        turns = json.loads(turns_path.read_text())
+        episode = by_guid[f"long-table-{turns_path.name[:4]}"]
+        found = {}
+        for row in db.query(
+            "select theme_id, start_time from theme_mentions where episode_id = ?", [episode]
+        ):
+            found.setdefault(row["theme_id"], set()).add(int(row["start_time"] // 60))
+        written = {}
+        for turn in turns:
+            for theme in turn["themes"]:
+                minutes = set(range(int(turn["start"] // 60), int(turn["end"] // 60) + 1))
+                written.setdefault(theme, set()).update(minutes)
+        missing = {t: sorted(m) for t, m in written.items() if not found.get(t, set()) & m}
+        assert not missing, f"{turns_path.name}: not found at the right minute: {missing}"
+
+
+def test_themes_command_counts_mentions_per_theme(runner, demo_db):
+    rows = json.loads(runner.invoke(app, ["--db", str(demo_db), "themes", "--json"]).stdout)
+    counts = {r["id"]: r for r in rows}
+    assert counts["followership"]["mentions"] >= 3 and counts["followership"]["episodes"] >= 2
+    assert all(r["keyword"] + r["semantic"] == r["mentions"] for r in rows if r["mentions"])
+
+
+def test_people_command_lists_hosts_and_guests_with_roles(runner, demo_db):
+    rows = {
+        r["name"]: r
+        for r in json.loads(runner.invoke(app, ["--db", str(demo_db), "people", "--json"]).stdout)
+    }
+    assert rows["Dana Whitfield"]["host"] == 4
+    assert (
+        rows["Antonio Marino"]["guest"] == 2 and "Tony Marino" in rows["Antonio Marino"]["aliases"]
+    )
+    for guest in ("Priya Shah", "Marcus Hale", "Grace Walker"):
+        assert rows[guest]["guest"] == 1
+
+
+def test_analysis_records_its_provenance(demo_db):
+    db = sqlite_utils.Database(demo_db)
+    rows = list(db["analyses"].rows)
+    assert len(rows) == 4
+    assert {r["codebook_hash"] for r in rows} == {load_codebook().digest}
+    assert all(r["spacy_model"].startswith("en_core_web_sm") and r["spacy_version"] for r in rows)
+
+
+def test_keyphrases_are_scored_against_the_corpus(demo_db):
+    db = sqlite_utils.Database(demo_db)
+    top = list(
+        db.query("select episode_id, phrase, score from keyphrases order by score desc limit 20")
+    )
+    assert top and all(r["score"] > 0 for r in top)
+
+
+def test_analysis_is_incremental_and_a_codebook_change_reanalyses(tmp_path, demo_db, analyzer):
+    path = tmp_path / "copy.db"
+    with sqlite3.connect(demo_db) as source, sqlite3.connect(path) as target:
+        source.backup(target)  # a file copy would miss what is still in the WAL
+    db = sqlite_utils.Database(path)
+    assert pending_analyses(db, load_codebook().digest) == []
+    edited = tmp_path / "themes.toml"
+    edited.write_text(CODEBOOK.read_text().replace('label = "Trust"', 'label = "Trust!"'))
+    changed = load_codebook(edited)
+    assert len(pending_analyses(db, changed.digest)) == 4
+    results = list(analyze_episodes(db, analyzer=Analyzer(changed, use_semantic=False)))
+    assert len(results) == 4 and all(r.ok for r in results)
+    assert pending_analyses(db, changed.digest) == []
+    # No orphans: every mention points at a segment of its own episode.
+    assert (
+        db.execute(
+            "select count(*) from theme_mentions m left join segments s on s.id = m.segment_id "
+            "where s.id is null or s.episode_id != m.episode_id"
+        ).fetchone()[0]
+        == 0
+    )
+
+
+def test_analyze_text_prints_themes_with_method_and_people_with_roles(runner, tmp_path):
+    text = tmp_path / "talk.txt"
+    text.write_text("I'm your host Dana Whitfield. Today: why followers choose to follow.")
+    result = runner.invoke(app, ["analyze-text", str(text), "--json", "--no-semantic"])
+    assert result.exit_code == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert {"id": "followership", "method": "keyword"}.items() <= output["themes"][0].items()
+    assert {"name": "Dana Whitfield", "role": "host"}.items() <= output["people"][0].items()
+
+
+def test_analyze_text_reads_stdin(runner):
+    result = runner.invoke(
+        app,
+        ["analyze-text", "-", "--json", "--no-semantic"],
+        input="Smash the silos and collaborate.",
+    )
+    assert any(t["id"] == "silos-and-collaboration" for t in json.loads(result.stdout)["themes"])
+
+
+def test_analyze_text_with_a_broken_codebook_is_one_clear_error(runner, tmp_path):
+    bad = tmp_path / "themes.toml"
+    bad.write_text(BROKEN_PATTERN)
+    result = runner.invoke(app, ["analyze-text", "-", "--codebook", str(bad)], input="x")
+    assert result.exit_code == 1 and "pattern 2" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_analyze_text_on_a_missing_file(runner):
+    result = runner.invoke(app, ["analyze-text", str(Path("/no/such.txt"))])
+    assert result.exit_code == 1 and "Cannot read" in result.stderr
