@@ -228,7 +228,9 @@ def _find_person(db: sqlite_utils.Database, person: Person) -> tuple[int | None,
     multi = [n for n in person.names() if len(n.split()) > 1] or [person.name]
     for row in db.query("select id, name, aliases from people"):
         known = {row["name"], *json.loads(row["aliases"] or "[]")}
-        if any(same_person(a, b) for a in multi for b in known if len(b.split()) > 1):
+        if row["name"] == person.name or any(
+            same_person(a, b) for a in multi for b in known if len(b.split()) > 1
+        ):
             return row["id"], known
     return None, set()
 
