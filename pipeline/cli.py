@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,8 +34,9 @@ from . import feeds as feeds_mod
 from .download import download_episodes
 from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
-from .ingest import AsrSettings, run_ingest
+from .ingest import AsrSettings, run_ingest, run_log
 from .opml import write_opml
+from .runlock import Stopped, run_lock, stop_on_signals
 from .search import clock
 
 app = typer.Typer(
@@ -47,7 +50,8 @@ feeds_app = typer.Typer(
 )
 app.add_typer(feeds_app, name="feeds")
 
-out = Console(soft_wrap=True)
+# Piped output is not squeezed to 80 columns.
+out = Console(soft_wrap=True, width=shutil.get_terminal_size((160, 24)).columns)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -120,6 +124,25 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def writer(state: State, what: str) -> Iterator[None]:
+    """Commands that write take the run lock, and stop cleanly on SIGINT or SIGTERM:
+    the current transaction rolls back, finished work stays, exit code 130 or 143."""
+    with run_lock(state.data_dir, what):
+        try:
+            with stop_on_signals():
+                yield
+        except Stopped as stop:
+            err.print(
+                f"Stopped by {stop}; finished work is saved, the rest waits for the next run."
+            )
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Abandoned worker threads (a transcription in progress) must not hold the
+            # exit: nothing they do is saved without the main thread.
+            os._exit(stop.exit_code)
 
 
 def emit_json(rows: Any) -> None:
@@ -245,7 +268,8 @@ def poll(
     as_json: JsonOption = False,
 ) -> None:
     """Fetch every subscribed feed and record new and changed episodes."""
-    results = [vars(r) for r in feeds_mod.poll_feeds(ctx.obj.db, force=force)]
+    with writer(ctx.obj, "poll"):
+        results = [vars(r) for r in feeds_mod.poll_feeds(ctx.obj.db, force=force)]
     if as_json:
         emit_json(results)
     else:
@@ -265,7 +289,7 @@ def download(
     """Download the audio of new episodes (and retry failed ones that are due)."""
     state: State = ctx.obj
     failures = done = 0
-    with progress_bars(state) as bars:
+    with writer(state, "download"), progress_bars(state) as bars:
         for result in download_episodes(
             state.db, state.data_dir, limit=limit, workers=workers, progress=bars
         ):
@@ -295,9 +319,19 @@ def ingest(
     """Run every stage in order, each incremental: poll, download, transcribe, analyse."""
     state: State = ctx.obj
     asr = AsrSettings(engine=engine, model=model)
-    with progress_bars(state, TextColumn("{task.percentage:>3.0f}%")) as bars:
+    with (
+        writer(state, "ingest"),
+        run_log(state.data_dir) as log_path,
+        progress_bars(state, TextColumn("{task.percentage:>3.0f}%")) as bars,
+    ):
         summary = run_ingest(
-            state.db, state.data_dir, feeds_file=feeds, limit=limit, progress=bars, asr=asr
+            state.db,
+            state.data_dir,
+            feeds_file=feeds,
+            limit=limit,
+            progress=bars,
+            asr=asr,
+            log_path=log_path,
         )
     for error in summary.errors:
         err.print(f"Failed: {error}", markup=False)
@@ -364,12 +398,15 @@ def transcribe(
     state: State = ctx.obj
     options = AsrOptions(beam_size=beam_size, vad=vad)
     failures = done = 0
-    with progress_bars(
-        state,
-        TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
-        TextColumn("RTF {task.fields[rtf]}"),
-        kind=RtfProgress,
-    ) as bars:
+    with (
+        writer(state, "transcribe"),
+        progress_bars(
+            state,
+            TextColumn("{task.completed:.0f}/{task.total:.0f} s audio"),
+            TextColumn("RTF {task.fields[rtf]}"),
+            kind=RtfProgress,
+        ) as bars,
+    ):
         for result in transcribe_episodes(
             state.db,
             state.data_dir,
@@ -484,7 +521,10 @@ def analyze(
 
     state: State = ctx.obj
     done = failures = mentions = 0
-    with progress_bars(state, TextColumn("{task.completed:.0f}/{task.total:.0f}")) as bars:
+    with (
+        writer(state, "analyze"),
+        progress_bars(state, TextColumn("{task.completed:.0f}/{task.total:.0f}")) as bars,
+    ):
         for result in analyze_episodes(
             state.db, codebook_path=codebook, limit=limit, force=force, progress=bars
         ):
@@ -689,3 +729,41 @@ def serve(
         err.print(f"Warning: serving the database to the network on {host}:{port}.")
     err.print(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)")
     run(command)
+
+
+# Nightly operation -----------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The last runs, the backlog per episode state, and the failures with their reasons."""
+    report = episodes_mod.status_report(ctx.obj.db)
+    if as_json:
+        emit_json(report)
+        return
+    runs = [
+        {**r, "summary": ", ".join(f"{k} {v:g}" for k, v in r["counts"].items() if v)}
+        for r in report["runs"]
+    ]
+    print_table(
+        runs, ["id", "started_at", "finished_at", "status", "errors", "summary"], "No runs yet."
+    )
+    backlog = [{"status": k, "episodes": v} for k, v in report["backlog"].items()]
+    print_table(backlog, ["status", "episodes"], "No episodes.")
+    print_table(
+        report["failures"],
+        ["id", "title", "failed_stage", "attempts", "retry_after", "last_error"],
+        "No failures.",
+    )
+
+
+@app.command()
+@handle_errors
+def retry(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="A failed episode's id (or prefix) or GUID.")],
+) -> None:
+    """Give a failed or parked episode a fresh start on the next run."""
+    row = episodes_mod.retry_episode(ctx.obj.db, episode)
+    err.print(f"Episode {row['id']} is {row['status']} again; the next run takes it.")

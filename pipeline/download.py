@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +26,7 @@ from .db import DOWNLOADED, NEW, utcnow
 from .episodes import mark_done, mark_failed, pending
 from .progress import NullProgress, Progress
 from .urls import enclosure_problem, is_local, local_path
+from .workers import worker_pool
 
 log = logging.getLogger("pipeline.download")
 
@@ -118,7 +119,7 @@ def download_episodes(
     http = http or net.client()
     feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="download") as pool:
+        with worker_pool(workers, "download") as pool:
             futures = [
                 pool.submit(fetch_enclosure, http, e, feeds[e["feed_id"]], data_dir, progress)
                 for e in episodes

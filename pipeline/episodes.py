@@ -8,12 +8,13 @@ is parked (retry_after NULL) until `podinsights retry` forces it.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from .db import FAILED, utcnow
+from .db import DOWNLOADED, FAILED, NEW, TRANSCRIBED, utcnow
 from .errors import PipelineError
 
 MAX_ATTEMPTS = 5
@@ -107,3 +108,39 @@ def list_episodes(
         order by e.published desc, e.id
     """
     return list(db.query(sql, params))
+
+
+READY_FOR = {"download": NEW, "transcribe": DOWNLOADED, "analyze": TRANSCRIBED}
+
+
+def retry_episode(db: sqlite_utils.Database, ident: str) -> dict[str, Any]:
+    """Put a failed (or parked) episode back in line for the stage that failed."""
+    episode = find_episode(db, ident)
+    if episode["status"] != FAILED:
+        raise EpisodeNotFound(
+            f"Episode {episode['id']} is {episode['status']}, not failed: nothing to retry."
+        )
+    mark_done(db, episode["id"], READY_FOR.get(episode["failed_stage"] or "", NEW))
+    return db.table("episodes").get(episode["id"])
+
+
+def status_report(db: sqlite_utils.Database, runs: int = 5) -> dict[str, Any]:
+    """The last runs, the backlog per state, and every failure with its reason."""
+    return {
+        "runs": [
+            {
+                **row,
+                "counts": json.loads(row["counts"] or "{}"),
+                "errors": len(json.loads(row["errors"] or "[]")),
+            }
+            for row in db.query("select * from runs order by id desc limit ?", [runs])
+        ],
+        "backlog": dict(db.execute("select status, count(*) from episodes group by status")),
+        "failures": list(
+            db.query(
+                "select id, title, failed_stage, attempts, last_error, retry_after from episodes"
+                " where status = ? order by retry_after is null, retry_after",
+                [FAILED],
+            )
+        ),
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,11 +61,37 @@ class IngestSummary:
         )
 
 
-def start_run(db: sqlite_utils.Database, command: str) -> int:
+def start_run(db: sqlite_utils.Database, command: str, log_path: Path | None = None) -> int:
     table = db.table("runs").insert(
-        {"started_at": utcnow(), "pid": os.getpid(), "command": command}
+        {
+            "started_at": utcnow(),
+            "pid": os.getpid(),
+            "command": command,
+            "log_path": str(log_path) if log_path else None,
+        }
     )
     return int(table.last_rowid or 0)
+
+
+@contextmanager
+def run_log(data_dir: Path) -> Iterator[Path]:
+    """Everything the pipeline logs during one run, in <data-dir>/logs/ingest-<time>.log."""
+    folder = data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ingest-{utcnow().replace(':', '')}.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger("pipeline")
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
 
 
 def finish_run(db: sqlite_utils.Database, summary: IngestSummary, status: str) -> None:
@@ -87,11 +115,16 @@ def run_ingest(
     progress: Progress | None = None,
     asr: AsrSettings | None = None,
     command: str = "ingest",
+    log_path: Path | None = None,
 ) -> IngestSummary:
-    """Subscribe to feeds_file (if given), then poll, download, transcribe and analyse."""
+    """Subscribe to feeds_file (if given), then poll, download, transcribe and analyse.
+
+    Each stage commits per episode, so an interrupted run (status "interrupted")
+    leaves finished work in place and the next run carries on from there."""
     progress = progress or NullProgress()
-    summary = IngestSummary(run_id=start_run(db, command))
+    summary = IngestSummary(run_id=start_run(db, command, log_path))
     status = "interrupted"
+    log.info("run %d started", summary.run_id)
     try:
         if feeds_file:
             import_opml(db, feeds_file)
@@ -102,6 +135,7 @@ def run_ingest(
         status = "failed" if summary.failed else "ok"
     finally:
         finish_run(db, summary, status)
+        log.info("run %d %s: %s", summary.run_id, status, summary.line())
     return summary
 
 

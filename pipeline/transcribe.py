@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from .models import Segment
 from .progress import NullProgress, Progress
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
 from .urls import enclosure_problem, is_local, local_path
+from .workers import worker_pool
 
 log = logging.getLogger("pipeline.transcribe")
 
@@ -222,7 +223,7 @@ def transcribe_episodes(
         progress or NullProgress(),
     )
     try:
-        with ThreadPoolExecutor(transcriber.workers, thread_name_prefix="asr") as pool:
+        with worker_pool(transcriber.workers, "asr") as pool:
             futures = [pool.submit(transcriber.one, e, feeds[e["feed_id"]]) for e in episodes]
             for future in as_completed(futures):
                 result = future.result()
