@@ -25,7 +25,7 @@ from . import net
 from .db import DOWNLOADED, NEW, utcnow
 from .episodes import mark_done, mark_failed, pending
 from .progress import NullProgress, Progress
-from .urls import enclosure_problem, is_local, local_path
+from .urls import enclosure_problem, is_local, local_path, private_target_problem
 from .workers import worker_pool
 
 log = logging.getLogger("pipeline.download")
@@ -170,7 +170,7 @@ def fetch_enclosure(
         part = target.with_name(target.name + ".part")
         for attempt in range(1, TRIES + 1):
             try:
-                _transfer(http, episode, part, progress)
+                _transfer(http, episode, feed_url, part, progress)
                 break
             except DownloadError as exc:
                 if not exc.retry or attempt == TRIES:
@@ -191,7 +191,9 @@ def fetch_enclosure(
     return result
 
 
-def _transfer(http: httpx.Client, episode: dict[str, Any], part: Path, progress: Progress) -> None:
+def _transfer(
+    http: httpx.Client, episode: dict[str, Any], feed_url: str, part: Path, progress: Progress
+) -> None:
     url = episode["enclosure_url"]
     if is_local(url):
         _copy_local(local_path(url), part, episode["id"], progress)
@@ -199,7 +201,7 @@ def _transfer(http: httpx.Client, episode: dict[str, Any], part: Path, progress:
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
-        with http.stream("GET", url, headers=headers, follow_redirects=True) as response:
+        with net.stream(http, url, headers=headers, guard=_guard(feed_url)) as response:
             _check_response(response, have, episode)
             if response.status_code == 416:
                 _range_refused(part, have, episode)
@@ -219,6 +221,15 @@ def _transfer(http: httpx.Client, episode: dict[str, Any], part: Path, progress:
         raise DownloadError(f"{url} timed out", retry=True) from exc
     except httpx.HTTPError as exc:
         raise DownloadError(f"{url} could not be downloaded: {exc}", retry=True) from exc
+
+
+def _guard(feed_url: str) -> Any:
+    def check(url: str) -> None:
+        problem = private_target_problem(feed_url, url)
+        if problem:
+            raise DownloadError(problem, permanent=True)
+
+    return check
 
 
 def _check_response(response: httpx.Response, have: int, episode: dict[str, Any]) -> None:

@@ -7,7 +7,8 @@ new URL) from a temporary one, and so loops end with a clear message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -77,6 +78,33 @@ def get(
             raise FetchError(f"{current} timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise FetchError(f"{current} could not be fetched: {exc}") from exc
+    raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times")
+
+
+@contextmanager
+def stream(
+    http: httpx.Client,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    guard: Callable[[str], None] | None = None,
+) -> Iterator[httpx.Response]:
+    """A streamed GET whose redirects are followed by hand, so ``guard`` sees (and may
+    refuse, by raising) every URL on the way, not only the first."""
+    seen: set[str] = set()
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        if guard:
+            guard(current)
+        with http.stream("GET", current, headers=headers) as response:
+            if response.is_redirect and "location" in response.headers:
+                seen.add(current)
+                current = str(response.url.join(response.headers["location"]))
+                if current in seen:
+                    raise FetchError(f"{url} redirects in a loop")
+                continue
+            yield response
+            return
     raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times")
 
 

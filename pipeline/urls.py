@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -42,3 +45,38 @@ def enclosure_problem(feed_url: str, enclosure_url: str | None) -> str | None:
             return None
         return f"the enclosure {enclosure_url} is outside the feed's folder {folder}"
     return f"the enclosure URL scheme {scheme or '(none)'}: is not allowed; only http and https"
+
+
+ALLOW_PRIVATE_ENV = "PODINSIGHTS_ALLOW_PRIVATE"
+
+
+def is_private_host(host: str) -> bool:
+    """Loopback, private, link-local or otherwise non-public: by IP, or by what the
+    name resolves to (a name that does not resolve is not private)."""
+    host = host.strip("[]").lower()
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None)
+        except (OSError, UnicodeError):
+            return False
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    return any(not a.is_global or a.is_multicast for a in addresses)
+
+
+def private_target_problem(feed_url: str, url: str) -> str | None:
+    """A public feed may not send us to this machine or its network (an SSRF guard);
+    a feed that is itself local or private may. PODINSIGHTS_ALLOW_PRIVATE=1 allows it."""
+    if os.environ.get(ALLOW_PRIVATE_ENV) == "1" or is_local(feed_url):
+        return None
+    feed_host = urlsplit(feed_url).hostname or ""
+    host = urlsplit(url).hostname or ""
+    if is_private_host(feed_host) or not is_private_host(host):
+        return None
+    return (
+        f"{url} points at a private or loopback address from a public feed; "
+        f"set {ALLOW_PRIVATE_ENV}=1 to allow it"
+    )
