@@ -33,11 +33,11 @@ def start(db: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, timeout: float = 120.0) -> None:
+def wait_for(condition, what: str = "the ingest", timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for the ingest to get there")
+            pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.05)
 
 
@@ -60,27 +60,20 @@ def statuses(db: Path) -> dict[str, int]:
 def assert_whole(db: Path) -> None:
     """What must hold whenever and however a run ended."""
     conn = sqlite3.connect(db)
+
+    def none(sql: str) -> bool:
+        return conn.execute(f"select count(*) from ({sql})").fetchone()[0] == 0
+
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert (
-            conn.execute(
-                "select count(*) from (select feed_id, guid from episodes group by 1, 2 having count(*) > 1)"
-            ).fetchone()[0]
-            == 0
-        )
+        assert none("select 1 from episodes group by feed_id, guid having count(*) > 1")
         # No segments without a transcript, no mentions without their segment.
-        assert (
-            conn.execute(
-                "select count(*) from segments where episode_id not in (select episode_id from transcripts)"
-            ).fetchone()[0]
-            == 0
+        assert none(
+            "select 1 from segments where episode_id not in (select episode_id from transcripts)"
         )
-        assert (
-            conn.execute(
-                "select count(*) from theme_mentions where segment_id not in (select id from segments)"
-            ).fetchone()[0]
-            == 0
+        assert none(
+            "select 1 from theme_mentions where segment_id not in (select id from segments)"
         )
         # Audio recorded as downloaded is complete: its checksum matches the file.
         for path, digest in conn.execute(
@@ -105,7 +98,7 @@ def slow_show(server):
         f'<enclosure url="{server.url(f"/{name}.mp3")}" type="audio/mpeg"/></item>'
         for name in EPISODES
     )
-    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>{items}</channel></rss>'
+    feed = f'<rss version="2.0"><channel><title>Slow</title>{items}</channel></rss>'
     body = feed.encode()
     server.route(
         "/feed",
@@ -130,7 +123,7 @@ def test_sigkill_at_several_points_then_the_next_run_finishes(tmp_path, slow_sho
     ]
     for label, reached in moments:
         process = start(db)
-        wait_for(lambda: reached() or process.poll() is not None)
+        wait_for(lambda r=reached, p=process: r() or p.poll() is not None, label)
         time.sleep(0.3)
         process.kill()
         process.wait()
