@@ -93,17 +93,22 @@ def windows(
 ) -> Iterator[tuple[float, np.ndarray]]:
     """(offset in seconds, samples) windows of at most ``seconds``, cut at pauses."""
     limit = int(seconds * SAMPLE_RATE)
-    buffer = np.zeros(0, np.float32)
-    offset = 0
+    blocks: list[np.ndarray] = []
+    size = offset = 0
     for block in stream_audio(path, channel=channel):
-        buffer = np.concatenate([buffer, block])
+        blocks.append(block)
+        size += block.size
+        if size < limit:
+            continue  # join only when a window is full: no quadratic copying
+        buffer = np.concatenate(blocks)
         while buffer.size >= limit:
             cut = quietest_point(buffer[:limit])
             yield offset / SAMPLE_RATE, buffer[:cut]
             offset += cut
             buffer = buffer[cut:]
-    if buffer.size:
-        yield offset / SAMPLE_RATE, buffer
+        blocks, size = [buffer], buffer.size
+    if size:
+        yield offset / SAMPLE_RATE, np.concatenate(blocks)
     elif offset == 0:
         raise AudioError(f"{Path(path).name} contains no audio")
 

@@ -50,7 +50,7 @@ def get(
     *,
     headers: dict[str, str] | None = None,
     max_bytes: int,
-    deadline: float = DEADLINE,
+    deadline: float | None = None,
 ) -> Response:
     """GET with redirects followed by hand and the body capped at max_bytes."""
     seen = {url}
@@ -66,7 +66,7 @@ def get(
                         raise FetchError(f"{url} redirects in a loop")
                     seen.add(current)
                     continue
-                body = b"".join(read_capped(response, max_bytes, deadline, url))
+                body = b"".join(read_capped(response, max_bytes, deadline or DEADLINE, url))
                 return Response(
                     status=response.status_code,
                     url=current,

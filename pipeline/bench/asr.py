@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engines import AsrOptions
-from . import DEMO_AUDIO, REALDATA, machine, table, write_section
+from . import DEMO_AUDIO, REALDATA, machine, peak_rss_mb, table, write_section
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def run_worker(argv: list[str]) -> int:
     with ThreadPoolExecutor(options.resolved_workers(config.engine)) as pool:
         results = list(pool.map(one, args.files))
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_rss_mb()
     print(json.dumps({"load": load_seconds, "wall": wall, "peak_mb": peak, "files": results}))
     return 0
 
