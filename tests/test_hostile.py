@@ -306,7 +306,8 @@ def test_hostile_audio_each_episode_gets_a_clear_outcome(tmp_path, hostile_audio
     store = sqlite_utils.Database(db)
     segments = dict(
         store.execute(
-            "select e.title, count(s.id) from episodes e left join segments s on s.episode_id = e.id"
+            "select e.title, count(s.id) from episodes e"
+            " left join segments s on s.episode_id = e.id"
             " group by e.id"
         ).fetchall()
     )
