@@ -20,6 +20,9 @@ ingest: install
 test: install
 	$(BIN)/pytest
 
+fuzz: install
+	$(BIN)/pytest -m slow tests/test_fuzz.py
+
 lint: install
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/ruff format --check pipeline tests
