@@ -7,6 +7,7 @@ import pytest
 from pipeline import db as dbmod
 from pipeline.cli import app
 
+from .conftest import ROOT
 from .feedgen import item, rss
 
 
@@ -121,3 +122,44 @@ def test_every_command_has_help_text(runner):
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert group.commands[name].help, f"{name} has no help text"
+
+
+def test_every_command_has_a_readme_entry(runner):
+    from typer.main import get_command
+
+    readme = (ROOT / "README.md").read_text()
+    group = get_command(app)
+    names = [n for n in group.commands if n != "feeds"]
+    names += [f"feeds {n}" for n in group.commands["feeds"].commands]
+    missing = [n for n in names if f"podinsights {n}" not in readme]
+    assert not missing, f"commands without a README example: {missing}"
+
+
+def test_status_shows_failures_and_retry_puts_the_episode_back(cli, tmp_path):
+    show = tmp_path / "show"
+    show.mkdir()
+    (show / "empty.mp3").write_bytes(b"")
+    (show / "feed.xml").write_bytes(rss(item("e", url="empty.mp3")))
+    cli("feeds", "add", str(show / "feed.xml"))
+    assert cli("ingest").exit_code == 1
+    report = json.loads(cli("status", "--json").stdout)
+    assert report["runs"][0]["status"] == "failed" and report["backlog"] == {"failed": 1}
+    (failure,) = report["failures"]
+    assert failure["failed_stage"] == "download" and "empty" in failure["last_error"]
+    assert failure["attempts"] == 1 and failure["retry_after"]
+    assert cli("retry", failure["id"]).exit_code == 0
+    (row,) = json.loads(cli("episodes", "--json").stdout)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("new", 0, None)
+    again = cli("retry", failure["id"])
+    assert again.exit_code == 1 and "not failed" in again.stderr
+
+
+def test_failures_are_parked_after_the_last_attempt(db):
+    from pipeline.episodes import MAX_ATTEMPTS, mark_failed
+
+    db["feeds"].insert({"id": 1, "url": "http://x"})
+    db["episodes"].insert({"id": "e", "feed_id": 1, "guid": "g"})
+    for _ in range(MAX_ATTEMPTS):
+        mark_failed(db, "e", "download", "HTTP 500")
+    row = db["episodes"].get("e")
+    assert (row["attempts"], row["retry_after"]) == (MAX_ATTEMPTS, None)

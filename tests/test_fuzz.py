@@ -14,9 +14,25 @@ pytestmark = pytest.mark.slow
 
 FUZZ = settings(max_examples=1500, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
-TAGS = ["rss", "channel", "item", "title", "guid", "enclosure", "link", "pubDate",
-        "podcast:person", "podcast:transcript", "podcast:chapters", "itunes:duration",
-        "description", "content:encoded", "entry", "feed", "atom:link"]
+TAGS = [
+    "rss",
+    "channel",
+    "item",
+    "title",
+    "guid",
+    "enclosure",
+    "link",
+    "pubDate",
+    "podcast:person",
+    "podcast:transcript",
+    "podcast:chapters",
+    "itunes:duration",
+    "description",
+    "content:encoded",
+    "entry",
+    "feed",
+    "atom:link",
+]
 
 
 @st.composite
@@ -26,18 +42,36 @@ def feedish(draw):
     parts = []
     for _ in range(draw(st.integers(0, 40))):
         tag = draw(st.sampled_from(TAGS))
-        attribute = draw(st.sampled_from(["", ' url="x.mp3"', ' role="host"', ' href="//"',
-                                          ' length="-1"', ' type="audio/mpeg"', ' url="&#0;"']))
+        attribute = draw(
+            st.sampled_from(
+                [
+                    "",
+                    ' url="x.mp3"',
+                    ' role="host"',
+                    ' href="//"',
+                    ' length="-1"',
+                    ' type="audio/mpeg"',
+                    ' url="&#0;"',
+                ]
+            )
+        )
         body = draw(st.text(max_size=30))
         closing = draw(st.sampled_from([f"</{tag}>", "", "</wrong>", "/>"]))
-        parts.append(draw(st.sampled_from([
-            f"<{tag}{attribute}>{body}{closing}",
-            f"<![CDATA[{body}]]>",
-            f"&{body[:5]};",
-            body,
-        ])))
-    return "".join(parts).encode(draw(st.sampled_from(["utf-8", "utf-16", "latin-1"])),
-                                 errors="replace")
+        parts.append(
+            draw(
+                st.sampled_from(
+                    [
+                        f"<{tag}{attribute}>{body}{closing}",
+                        f"<![CDATA[{body}]]>",
+                        f"&{body[:5]};",
+                        body,
+                    ]
+                )
+            )
+        )
+    return "".join(parts).encode(
+        draw(st.sampled_from(["utf-8", "utf-16", "latin-1"])), errors="replace"
+    )
 
 
 @FUZZ
@@ -53,16 +87,29 @@ def test_feed_parser_never_crashes(data):
 def cueish(draw):
     lines = ["WEBVTT", ""] if draw(st.booleans()) else []
     for n in range(draw(st.integers(0, 20))):
-        stamp = draw(st.sampled_from(["00:00:01.000 --> 00:00:02.000", "00:01,5 --> 00:00:00,0",
-                                      "99:99:99.999 --> 1", "1.5 --> 0.2", "-->", ""]))
+        stamp = draw(
+            st.sampled_from(
+                [
+                    "00:00:01.000 --> 00:00:02.000",
+                    "00:01,5 --> 00:00:00,0",
+                    "99:99:99.999 --> 1",
+                    "1.5 --> 0.2",
+                    "-->",
+                    "",
+                ]
+            )
+        )
         lines += [str(n), stamp, draw(st.text(max_size=40)), ""]
     return "\n".join(lines).encode()
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=2000), cueish(), st.text(max_size=500).map(str.encode)),
-       st.sampled_from([None, "text/vtt", "application/srt", "application/json", "text/html",
-                        "text/plain"]))
+@given(
+    st.one_of(st.binary(max_size=2000), cueish(), st.text(max_size=500).map(str.encode)),
+    st.sampled_from(
+        [None, "text/vtt", "application/srt", "application/json", "text/html", "text/plain"]
+    ),
+)
 def test_transcript_parser_never_crashes(data, mime):
     try:
         segments = parse_transcript(data, mime=mime)
