@@ -34,7 +34,7 @@ from . import feeds as feeds_mod
 from .download import download_episodes
 from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
-from .ingest import AsrSettings, run_ingest, run_log
+from .ingest import PipelineSettings, run_ingest, run_log
 from .opml import write_opml
 from .runlock import Stopped, run_lock, stop_on_signals
 from .search import clock
@@ -55,6 +55,9 @@ out = Console(soft_wrap=True, width=shutil.get_terminal_size((160, 24)).columns)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+CodebookOption = Annotated[
+    Path | None, typer.Option("--codebook", help="Theme codebook [default: data/themes.toml].")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
 EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
 ModelOption = Annotated[
@@ -106,9 +109,9 @@ def main(
 ) -> None:
     """Podcast transcript insights: feeds in, transcripts and leadership themes out."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # a run's log file may take more detail than the terminal
     ctx.obj = State(db_path=db, data_dir=data_dir or db.parent, quiet=quiet)
 
 
@@ -315,10 +318,28 @@ def ingest(
     limit: Annotated[int | None, typer.Option(help="At most this many episodes per stage.")] = None,
     engine: EngineOption = DEFAULT_ENGINE,
     model: ModelOption = "tiny.en",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler (tcp://HOST:8786) to transcribe and analyse on."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Local worker processes (without --scheduler).")
+    ] = os.cpu_count() or 1,
+    send_audio: Annotated[
+        bool, typer.Option(help="Send audio bytes to workers (no shared storage).")
+    ] = False,
+    codebook: CodebookOption = None,
 ) -> None:
-    """Run every stage in order, each incremental: poll, download, transcribe, analyse."""
+    """Run every stage, each incremental and overlapping: poll, download, transcribe, analyse."""
     state: State = ctx.obj
-    asr = AsrSettings(engine=engine, model=model)
+    settings = PipelineSettings(
+        engine=engine,
+        model=model,
+        codebook=codebook,
+        scheduler=scheduler,
+        workers=workers,
+        send_audio=send_audio,
+    )
     with (
         writer(state, "ingest"),
         run_log(state.data_dir) as log_path,
@@ -330,7 +351,7 @@ def ingest(
             feeds_file=feeds,
             limit=limit,
             progress=bars,
-            asr=asr,
+            settings=settings,
             log_path=log_path,
         )
     for error in summary.errors:
@@ -502,10 +523,6 @@ def segment_json(segment: Any) -> dict[str, Any]:
 
 
 # Analysis ------------------------------------------------------------------------
-
-CodebookOption = Annotated[
-    Path | None, typer.Option("--codebook", help="Theme codebook [default: data/themes.toml].")
-]
 
 
 @app.command()

@@ -52,7 +52,9 @@ class Codebook:
         raise CodebookError(f"No theme {theme_id!r} in {self.path}: use one of {known}.")
 
 
-def load_codebook(path: str | Path | None = None) -> Codebook:
+def load_codebook(path: str | Path | None = None, *, validate: bool = True) -> Codebook:
+    """Read and check the codebook; validate=False skips the spaCy pattern checks (which
+    import spaCy), for callers that only need its themes and hash."""
     path = Path(path) if path else DEFAULT_CODEBOOK
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -63,7 +65,9 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     raw = document.get("themes")
     if not isinstance(raw, list) or not raw:
         raise CodebookError(f"{path} has no [[themes]].")
-    themes = tuple(_theme(entry, number, path) for number, entry in enumerate(raw, start=1))
+    themes = tuple(
+        _theme(entry, number, path, validate) for number, entry in enumerate(raw, start=1)
+    )
     ids = [t.id for t in themes]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -77,7 +81,7 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     return Codebook(themes, float(threshold), path, digest)
 
 
-def _theme(entry: Any, number: int, path: Path) -> Theme:
+def _theme(entry: Any, number: int, path: Path, validate: bool) -> Theme:
     if not isinstance(entry, dict):
         raise CodebookError(f"{path}: theme number {number} is not a table.")
     missing = [key for key in REQUIRED if not entry.get(key)]
@@ -103,9 +107,10 @@ def _theme(entry: Any, number: int, path: Path) -> Theme:
     if threshold is not None and not (isinstance(threshold, int | float) and 0 < threshold <= 1):
         raise CodebookError(f"{path}: theme {name!r} semantic_threshold must be in (0, 1].")
     for index, pattern in enumerate(entry.get("patterns", []), start=1):
-        _check_pattern(pattern, f"{path}: theme {name!r} pattern {index}")
+        if validate:
+            _check_pattern(pattern, f"{path}: theme {name!r} pattern {index}")
     for index, pattern in enumerate(entry.get("exclude", []), start=1):
-        if not isinstance(pattern, str):
+        if validate and not isinstance(pattern, str):
             _check_pattern(pattern, f"{path}: theme {name!r} exclusion {index}")
     return Theme(
         id=entry["id"],

@@ -6,26 +6,55 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
+from . import net
+from .analyze import (
+    ensure_themes,
+    episode_segments,
+    pending_analyses,
+    save_analysis,
+    update_keyphrase_scores,
+)
+from .codebook import load_codebook
 from .db import utcnow
-from .download import download_episodes
+from .download import fetch_enclosure, pending_downloads, save_download
 from .engines import DEFAULT_ENGINE, AsrOptions
+from .episodes import mark_failed
 from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
+from .transcribe import pending_transcriptions, save_transcript
+from .work import (
+    AnalyzeJob,
+    TranscribeJob,
+    analyze_task,
+    make_executor,
+    transcribe_task,
+    worker_options,
+)
+from .workers import worker_pool
 
 log = logging.getLogger("pipeline.ingest")
 
 
+DOWNLOADS = 3  # downloads at once: they wait on the network, not the CPU
+
+
 @dataclass
-class AsrSettings:
+class PipelineSettings:
     engine: str = DEFAULT_ENGINE
     model: str = "tiny.en"
     options: AsrOptions = field(default_factory=AsrOptions)
+    codebook: Path | None = None
+    scheduler: str | None = None  # a Dask scheduler address; None: a local process pool
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    send_audio: bool = False  # ship audio bytes to workers instead of a shared path
 
 
 @dataclass
@@ -113,7 +142,7 @@ def run_ingest(
     feeds_file: Path | None = None,
     limit: int | None = None,
     progress: Progress | None = None,
-    asr: AsrSettings | None = None,
+    settings: PipelineSettings | None = None,
     command: str = "ingest",
     log_path: Path | None = None,
 ) -> IngestSummary:
@@ -129,9 +158,7 @@ def run_ingest(
         if feeds_file:
             import_opml(db, feeds_file)
         _poll(db, summary)
-        _download(db, data_dir, summary, limit, progress)
-        _transcribe(db, data_dir, summary, limit, progress, asr or AsrSettings())
-        _analyze(db, summary, limit, progress)
+        Writer(db, data_dir, summary, settings or PipelineSettings(), progress).run(limit)
         status = "failed" if summary.failed else "ok"
     finally:
         finish_run(db, summary, status)
@@ -148,56 +175,119 @@ def _poll(db: sqlite_utils.Database, summary: IngestSummary) -> None:
             summary.errors.append(f"feed {result.url}: {result.error}")
 
 
-def _download(
-    db: sqlite_utils.Database,
-    data_dir: Path,
-    summary: IngestSummary,
-    limit: int | None,
-    progress: Progress,
-) -> None:
-    for result in download_episodes(db, data_dir, limit=limit, progress=progress):
-        if result.ok:
-            summary.downloaded += 1
-        else:
-            summary.download_failures += 1
-            summary.errors.append(f"episode {result.episode_id}: {result.error}")
+class Writer:
+    """The one process that writes: it hands episodes to workers as they become ready
+    (downloads in threads, transcription and analysis as tasks) and saves every result
+    as it arrives, so the stages overlap."""
 
-
-def _transcribe(
-    db: sqlite_utils.Database,
-    data_dir: Path,
-    summary: IngestSummary,
-    limit: int | None,
-    progress: Progress,
-    asr: AsrSettings,
-) -> None:
-    from .transcribe import transcribe_episodes
-
-    for result in transcribe_episodes(
-        db,
-        data_dir,
-        engine=asr.engine,
-        model=asr.model,
-        options=asr.options,
-        limit=limit,
-        progress=progress,
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        data_dir: Path,
+        summary: IngestSummary,
+        settings: PipelineSettings,
+        progress: Progress,
     ):
-        if result.ok and result.transcript:
+        self.db, self.data_dir, self.summary = db, data_dir, summary
+        self.settings, self.progress = settings, progress
+        self.feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
+        self.running: dict[Future, str] = {}
+
+    def run(self, limit: int | None) -> None:
+        settings = self.settings
+        executor, client = make_executor(settings.scheduler, settings.workers)
+        self.executor = executor
+        try:
+            with worker_pool(DOWNLOADS, "download") as downloads, net.client() as http:
+                for episode in pending_transcriptions(self.db, limit):
+                    self._transcribe(episode)
+                for episode in pending_analyses(self.db, self._digest(), limit):
+                    self._analyze(episode["id"])
+                for episode in pending_downloads(self.db, limit):
+                    future = downloads.submit(
+                        fetch_enclosure,
+                        http,
+                        episode,
+                        self.feeds[episode["feed_id"]],
+                        self.data_dir,
+                        self.progress,
+                    )
+                    self.running[future] = "download"
+                while self.running:
+                    done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._finish(self.running.pop(future), future.result())
+            update_keyphrase_scores(self.db)
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            executor.shutdown(wait=True)
+        finally:
+            if client is not None:
+                client.close()
+
+    def _digest(self) -> str:
+        codebook = load_codebook(self.settings.codebook, validate=False)
+        ensure_themes(self.db, codebook)
+        return codebook.digest
+
+    def _transcribe(self, episode: dict[str, Any]) -> None:
+        settings = self.settings
+        audio = None
+        if settings.send_audio and episode.get("audio_path"):
+            audio = (self.data_dir / episode["audio_path"]).read_bytes()
+        job = TranscribeJob(
+            episode,
+            self.feeds[episode["feed_id"]],
+            self.data_dir.resolve(),
+            settings.engine,
+            settings.model,
+            worker_options(settings.options, settings.workers),
+            audio,
+        )
+        self.running[self.executor.submit(transcribe_task, job)] = "transcribe"
+
+    def _analyze(self, episode_id: str) -> None:
+        episode = self.db.table("episodes").get(episode_id)
+        job = AnalyzeJob(
+            episode_id,
+            [segment for _, segment in episode_segments(self.db, episode_id)],
+            json.loads(episode.get("persons") or "[]"),
+            episode.get("description"),
+            self.settings.codebook,
+        )
+        self.running[self.executor.submit(analyze_task, job)] = "analyze"
+
+    def _finish(self, kind: str, result: Any) -> None:
+        summary = self.summary
+        if kind == "download":
+            save_download(self.db, result)
+            if result.ok:
+                summary.downloaded += 1
+                self._transcribe(self.db.table("episodes").get(result.episode_id))
+            else:
+                self._failed("download_failures", result.episode_id, result.error)
+        elif kind == "transcribe":
+            if result.transcript is None:
+                mark_failed(self.db, result.episode_id, "transcribe", result.error or "")
+                self._failed("transcribe_failures", result.episode_id, result.error)
+                return
+            save_transcript(self.db, result.episode_id, result.transcript)
             summary.transcribed += 1
             summary.transcribed_seconds += result.transcript.audio_duration or 0.0
+            self._analyze(result.episode_id)
+        elif result.analysis is None:
+            mark_failed(self.db, result.episode_id, "analyze", result.error or "")
+            self._failed("analyse_failures", result.episode_id, result.error)
         else:
-            summary.transcribe_failures += 1
-            summary.errors.append(f"episode {result.episode_id}: {result.error}")
-
-
-def _analyze(
-    db: sqlite_utils.Database, summary: IngestSummary, limit: int | None, progress: Progress
-) -> None:
-    from .analyze import analyze_episodes
-
-    for result in analyze_episodes(db, limit=limit, progress=progress):
-        if result.ok:
+            segment_ids = [i for i, _ in episode_segments(self.db, result.episode_id)]
+            save_analysis(
+                self.db, result.episode_id, segment_ids, result.analysis, result.provenance
+            )
             summary.analysed += 1
-        else:
-            summary.analyse_failures += 1
-            summary.errors.append(f"episode {result.episode_id}: {result.error}")
+
+    def _failed(self, counter: str, episode_id: str, error: str | None) -> None:
+        setattr(self.summary, counter, getattr(self.summary, counter) + 1)
+        self.summary.errors.append(f"episode {episode_id}: {error}")
+        log.warning("episode %s: %s", episode_id, error)

@@ -1,0 +1,119 @@
+"""Transcription and analysis as tasks: plain functions of picklable jobs, so the same
+code runs in a local process pool or on a Dask cluster (`--scheduler tcp://HOST:8786`).
+
+Workers never touch the database: they return records, and the one writer (the
+ingest process) saves them. Models load once per worker process and are reused.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engines import AsrOptions
+from .guard import SEARCHABLE
+from .models import Segment
+
+_CACHE: dict[tuple, Any] = {}  # per worker process: transcribers and analysers
+
+
+@dataclass
+class TranscribeJob:
+    episode: dict[str, Any]
+    feed_url: str
+    data_dir: Path
+    engine: str
+    model: str
+    options: AsrOptions
+    audio: bytes | None = None  # the audio itself, for workers without shared storage
+
+
+@dataclass
+class AnalyzeJob:
+    episode_id: str
+    segments: list[Segment]
+    persons: list[dict[str, Any]]
+    notes: str | None
+    codebook: Path | None
+    use_semantic: bool | None = None
+
+
+@dataclass
+class Outcome:
+    episode_id: str
+    title: str | None = None
+    transcript: Any = None  # transcribe.Transcript
+    analysis: Any = None  # nlp.Analysis
+    provenance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def transcribe_task(job: TranscribeJob) -> Outcome:
+    from .transcribe import Transcriber
+
+    key = ("asr", job.engine, job.model, str(job.data_dir), repr(job.options))
+    if key not in _CACHE:
+        from . import net
+        from .progress import NullProgress
+
+        _CACHE[key] = Transcriber(
+            job.engine, job.model, job.data_dir, job.options, net.client(), False, NullProgress()
+        )
+    transcriber = _CACHE[key]
+    episode = dict(job.episode)
+    with tempfile.TemporaryDirectory() as scratch:
+        if job.audio is not None:
+            local = Path(scratch) / Path(episode["audio_path"]).name
+            local.write_bytes(job.audio)
+            episode["audio_path"] = str(local)  # absolute: wins over data_dir
+        result = transcriber.one(episode, job.feed_url)
+    return Outcome(
+        job.episode["id"], result.title, transcript=result.transcript, error=result.error
+    )
+
+
+def analyze_task(job: AnalyzeJob) -> Outcome:
+    from .codebook import load_codebook
+    from .nlp import Analyzer
+
+    codebook = load_codebook(job.codebook)
+    key = ("nlp", codebook.digest, job.use_semantic)
+    if key not in _CACHE:
+        _CACHE[key] = Analyzer(codebook, use_semantic=job.use_semantic)
+    analyzer = _CACHE[key]
+    try:
+        analysis = analyzer.analyze(job.segments, persons=job.persons, notes=job.notes)
+    except ValueError as exc:
+        return Outcome(job.episode_id, error=f"analysis failed: {exc}")
+    return Outcome(job.episode_id, analysis=analysis, provenance=analyzer.provenance)
+
+
+def searchable(segments: list[Segment]) -> list[Segment]:
+    """What analysis reads: the segments search can find, in order."""
+    return [s for s in segments if s.quality in SEARCHABLE]
+
+
+def make_executor(scheduler: str | None, workers: int) -> tuple[Executor, Any]:
+    """A Dask cluster's executor, or a local process pool; and what to close after."""
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler, set_as_default=False)
+        return client.get_executor(pure=False), client
+    import multiprocessing
+
+    # spawn, not fork: the ingest process has threads (downloads, HTTP) by now.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return pool, None
+
+
+def worker_options(options: AsrOptions, workers: int) -> AsrOptions:
+    """Each worker process transcribes one episode at a time, on its share of the cores."""
+    from dataclasses import replace
+
+    cores = os.cpu_count() or 1
+    return replace(options, workers=1, cpu_threads=options.cpu_threads or max(1, cores // workers))
