@@ -10,6 +10,7 @@ BENCHMARKS = {
     "asr": "pipeline.bench.asr",
     "themes": "pipeline.bench.themes",
     "search": "pipeline.bench.search",
+    "ingest": "pipeline.bench.ingest",
 }
 
 
