@@ -33,6 +33,9 @@ serve: install
 
 bench: install
 	$(BIN)/python -m pipeline.bench asr
+	$(BIN)/python -m pipeline.bench themes
+	$(BIN)/python -m pipeline.bench search
+	$(BIN)/python -m pipeline.bench ingest
 
 fmt: install
 	$(BIN)/ruff check --fix pipeline tests
