@@ -273,6 +273,25 @@ MIGRATIONS: list[str] = [
         SELECT rowid, title, description FROM episodes;
     CREATE INDEX theme_mentions_episode_theme ON theme_mentions(episode_id, theme_id);
     """,
+    # 5: speakers: who each diarized voice in an episode is, and a registry of voiceprints
+    # so a voice named once is recognised in later episodes.
+    """
+    CREATE TABLE episode_speakers (
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        talk_time REAL NOT NULL DEFAULT 0,
+        centroid TEXT,
+        PRIMARY KEY (episode_id, label)
+    );
+    CREATE TABLE voiceprints (
+        name TEXT PRIMARY KEY,
+        embedding TEXT NOT NULL,
+        samples INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

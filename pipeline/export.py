@@ -28,7 +28,7 @@ def transcript_rows(db: sqlite_utils.Database, episode_id: str) -> list[dict[str
         db.query(
             f"""
             select s.*, (select group_concat(distinct m.theme_id) from theme_mentions m
-                         where m.segment_id = s.id) as themes
+                         where m.segment_id = s.id) as theme_ids
             from segments s where s.episode_id = ? and s.quality in ({marks})
             order by s.idx
             """,
@@ -36,7 +36,8 @@ def transcript_rows(db: sqlite_utils.Database, episode_id: str) -> list[dict[str
         )
     )
     for row in rows:
-        row["themes"] = sorted(row["themes"].split(",")) if row["themes"] else []
+        ids = row.pop("theme_ids")
+        row["themes"] = sorted(ids.split(",")) if ids else []
     return rows
 
 

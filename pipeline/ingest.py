@@ -24,11 +24,14 @@ from .analyze import (
 )
 from .codebook import load_codebook
 from .db import utcnow
+from .diarize import assign_speakers
+from .diarize import available as diarize_available
 from .download import fetch_enclosure, pending_downloads, save_download
 from .engines import DEFAULT_ENGINE, AsrOptions
 from .episodes import mark_failed
 from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
+from .speakers import name_speakers, recognise_again, speaker_rows
 from .transcribe import pending_transcriptions, save_transcript
 from .work import (
     AnalyzeJob,
@@ -55,6 +58,7 @@ class PipelineSettings:
     scheduler: str | None = None  # a Dask scheduler address; None: a local process pool
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     send_audio: bool = False  # ship audio bytes to workers instead of a shared path
+    diarize: bool = field(default_factory=diarize_available)  # on where the extra is installed
 
 
 @dataclass
@@ -218,6 +222,8 @@ class Writer:
                     for future in done:
                         self._finish(self.running.pop(future), future.result())
             update_keyphrase_scores(self.db)
+            if settings.diarize:
+                recognise_again(self.db)
         except BaseException:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
@@ -245,6 +251,7 @@ class Writer:
             settings.model,
             worker_options(settings.options, settings.workers),
             audio,
+            settings.diarize,
         )
         self.running[self.executor.submit(transcribe_task, job)] = "transcribe"
 
@@ -273,7 +280,10 @@ class Writer:
                 mark_failed(self.db, result.episode_id, "transcribe", result.error or "")
                 self._failed("transcribe_failures", result.episode_id, result.error)
                 return
-            save_transcript(self.db, result.episode_id, result.transcript)
+            speakers = None
+            if result.diarization is not None:
+                speakers = self._speakers(result.episode_id, result.transcript, result.diarization)
+            save_transcript(self.db, result.episode_id, result.transcript, speakers)
             summary.transcribed += 1
             summary.transcribed_seconds += result.transcript.audio_duration or 0.0
             self._analyze(result.episode_id)
@@ -286,6 +296,13 @@ class Writer:
                 self.db, result.episode_id, segment_ids, result.analysis, result.provenance
             )
             summary.analysed += 1
+
+    def _speakers(self, episode_id: str, transcript: Any, diarization: Any) -> list[dict[str, Any]]:
+        """Names on the diarized voices, written onto the transcript's segments and words."""
+        persons = json.loads(self.db.table("episodes").get(episode_id).get("persons") or "[]")
+        names = name_speakers(self.db, persons, transcript.segments, diarization)
+        assign_speakers(transcript.segments, diarization, {k: v.name for k, v in names.items()})
+        return speaker_rows(episode_id, diarization, names)
 
     def _failed(self, counter: str, episode_id: str, error: str | None) -> None:
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)

@@ -27,6 +27,7 @@ from .engines import DEFAULT_ENGINE, AsrOptions, Engine, load_engine
 from .episodes import mark_done, mark_failed, pending
 from .models import Segment
 from .progress import NullProgress, Progress
+from .speakers import save_speakers
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
 from .urls import enclosure_problem, is_local, local_path
 from .workers import worker_pool
@@ -302,12 +303,20 @@ class Transcriber:
         return result
 
 
-def save_transcript(db: sqlite_utils.Database, episode_id: str, transcript: Transcript) -> None:
-    """Replace the episode's segments and transcript row in one transaction."""
+def save_transcript(
+    db: sqlite_utils.Database,
+    episode_id: str,
+    transcript: Transcript,
+    speakers: list[dict[str, Any]] | None = None,
+) -> None:
+    """Replace the episode's segments and transcript row (and, when diarized, its
+    speakers) in one transaction."""
     rows = [_segment_row(episode_id, s) for s in transcript.segments]
     with transaction(db):
         db.execute("delete from segments where episode_id = ?", [episode_id])
         db.table("segments").insert_all(rows, batch_size=500)
+        if speakers is not None:
+            save_speakers(db, episode_id, speakers)
         db.table("transcripts").upsert(_transcript_row(episode_id, transcript), pk="episode_id")
         mark_done(db, episode_id, TRANSCRIBED)
 
@@ -324,7 +333,11 @@ def _segment_row(episode_id: str, segment: Segment) -> dict[str, Any]:
         "no_speech_prob": segment.no_speech_prob,
         "compression_ratio": segment.compression_ratio,
         "words": json.dumps(
-            [[w.start, w.end, w.word, w.probability] for w in segment.words], ensure_ascii=False
+            [
+                [w.start, w.end, w.word, w.probability, *([w.speaker] if w.speaker else [])]
+                for w in segment.words
+            ],
+            ensure_ascii=False,
         )
         if segment.words
         else None,

@@ -18,7 +18,7 @@ from .engines import AsrOptions
 from .guard import SEARCHABLE
 from .models import Segment
 
-_CACHE: dict[tuple, Any] = {}  # per worker process: transcribers and analysers
+_CACHE: dict[Any, Any] = {}  # per worker process: transcribers and analysers
 
 
 @dataclass
@@ -30,6 +30,7 @@ class TranscribeJob:
     model: str
     options: AsrOptions
     audio: bytes | None = None  # the audio itself, for workers without shared storage
+    diarize: bool = False
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Outcome:
     episode_id: str
     title: str | None = None
     transcript: Any = None  # transcribe.Transcript
+    diarization: Any = None  # diarize.Diarization
     analysis: Any = None  # nlp.Analysis
     provenance: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -71,9 +73,27 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
             local.write_bytes(job.audio)
             episode["audio_path"] = str(local)  # absolute: wins over data_dir
         result = transcriber.one(episode, job.feed_url)
+        diarization = None
+        if job.diarize and result.transcript and result.transcript.source == "whisper":
+            diarization = diarize_audio(job.data_dir / episode["audio_path"])
     return Outcome(
-        job.episode["id"], result.title, transcript=result.transcript, error=result.error
+        job.episode["id"],
+        result.title,
+        transcript=result.transcript,
+        diarization=diarization,
+        error=result.error,
     )
+
+
+def diarize_audio(path: Path) -> Any:
+    """Speaker turns for a transcribed file. Speech comes from Silero VAD, not from
+    Whisper's word timings: windows over word runs split one voice into two clusters on
+    the demo (docs/benchmarks.md)."""
+    from .diarize import VoiceEncoder, diarize_file
+
+    if "voice" not in _CACHE:
+        _CACHE["voice"] = VoiceEncoder()
+    return diarize_file(path, _CACHE["voice"])
 
 
 def analyze_task(job: AnalyzeJob) -> Outcome:

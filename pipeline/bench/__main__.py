@@ -11,6 +11,7 @@ BENCHMARKS = {
     "themes": "pipeline.bench.themes",
     "search": "pipeline.bench.search",
     "ingest": "pipeline.bench.ingest",
+    "diarization": "pipeline.bench.diarization",
 }
 
 
