@@ -472,6 +472,9 @@ def transcribe_file_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the segments as a JSON array, with word timings.")
     ] = False,
+    diarize: Annotated[
+        bool, typer.Option("--diarize", help="Label each segment and word with its speaker.")
+    ] = False,
 ) -> None:
     """Transcribe one file and print its segments (nothing is stored)."""
     from .transcribe import transcribe_file
@@ -492,18 +495,45 @@ def transcribe_file_command(
 
             bars.start("audio", audio.name, duration(audio))
         transcript = transcribe_file(audio, asr, options, progress=bars)
+    if diarize:
+        transcript = label_speakers(audio, transcript, asr, options)
     if as_json:
         emit_json([segment_json(s) for s in transcript.segments])
     else:
         for s in transcript.segments:
             flag = "" if s.quality == "ok" else f"  [{s.quality}]"
+            speaker = f"{s.speaker}: " if s.speaker else ""
             out.print(
-                f"[{clock(s.start)} - {clock(s.end)}] {s.text}{flag}", markup=False, highlight=False
+                f"[{clock(s.start)} - {clock(s.end)}] {speaker}{s.text}{flag}",
+                markup=False,
+                highlight=False,
             )
     err.print(
         f"{transcript.audio_duration:.1f} s of audio, language {transcript.language}, "
         f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model})"
     )
+
+
+def label_speakers(audio: Path, transcript: Any, asr: Any, options: AsrOptions) -> Any:
+    """Speaker 1, Speaker 2, ... on each segment and word of one file; a stereo file with
+    one person per channel is transcribed channel by channel instead."""
+    from .diarize import (
+        VoiceEncoder,
+        assign_speakers,
+        available,
+        default_names,
+        diarize_file,
+        split_channels,
+    )
+    from .transcribe import transcribe_by_channel
+
+    if split_channels(audio):
+        return transcribe_by_channel(audio, asr, options)
+    if not available():
+        raise PipelineError("--diarize needs the extra: pip install 'podinsights[diarize]'.")
+    diarization = diarize_file(audio, VoiceEncoder())
+    assign_speakers(transcript.segments, diarization, default_names(diarization))
+    return transcript
 
 
 def segment_json(segment: Any) -> dict[str, Any]:
@@ -516,7 +546,13 @@ def segment_json(segment: Any) -> dict[str, Any]:
         "avg_logprob": segment.avg_logprob,
         "no_speech_prob": segment.no_speech_prob,
         "words": [
-            {"start": w.start, "end": w.end, "word": w.word, "probability": w.probability}
+            {
+                "start": w.start,
+                "end": w.end,
+                "word": w.word,
+                "probability": w.probability,
+                "speaker": w.speaker,
+            }
             for w in segment.words
         ],
     }
@@ -784,3 +820,70 @@ def retry(
     """Give a failed or parked episode a fresh start on the next run."""
     row = episodes_mod.retry_episode(ctx.obj.db, episode)
     err.print(f"Episode {row['id']} is {row['status']} again; the next run takes it.")
+
+
+# Speakers -----------------------------------------------------------------------------
+
+speakers_app = typer.Typer(
+    help="Speakers: who talks in each episode, and corrections.", invoke_without_command=True
+)
+app.add_typer(speakers_app, name="speakers")
+
+
+@app.command()
+@handle_errors
+def diarize(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option(help="Diarize again episodes that have speakers.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
+) -> None:
+    """Split transcribed episodes into speakers and put names on them (extra [diarize])."""
+    from .diarize import available
+    from .speakers import diarize_episodes
+
+    if not available():
+        raise PipelineError("Diarization needs the extra: pip install 'podinsights[diarize]'.")
+    state: State = ctx.obj
+    done = 0
+    with writer(state, "diarize"):
+        for episode, names in diarize_episodes(state.db, state.data_dir, force=force, limit=limit):
+            done += 1
+            voices = ", ".join(f"{n.name} ({n.source})" for n in names.values())
+            err.print(f"{episode['title']}: {voices}", markup=False, highlight=False)
+    err.print(f"{done} episodes diarized.")
+
+
+@speakers_app.callback()
+@handle_errors
+def speakers(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """People with their talk time per episode, and how each voice was named."""
+    from .speakers import speakers_summary
+
+    if ctx.invoked_subcommand:
+        return
+    rows = speakers_summary(ctx.obj.db)
+    if as_json:
+        emit_json(rows)
+        return
+    print_table(
+        rows,
+        ["name", "episode", "label", "talk_time", "source"],
+        "No speakers yet: run ingest or diarize (extra [diarize]).",
+    )
+
+
+@speakers_app.command("name")
+@handle_errors
+def speakers_name(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="Episode id (or prefix) or GUID.")],
+    speaker: Annotated[str, typer.Argument(help='The speaker as shown now, e.g. "Speaker 2".')],
+    name: Annotated[str, typer.Argument(help="Who it really is.")],
+) -> None:
+    """Correct a speaker's name; the voiceprint registry learns it for later episodes."""
+    from .speakers import correct
+
+    row = episodes_mod.find_episode(ctx.obj.db, episode)
+    with writer(ctx.obj, "speakers name"):
+        correct(ctx.obj.db, row["id"], speaker, name)
+    err.print(f"{speaker} is now {name} in {row['title']}.", markup=False)

@@ -28,6 +28,7 @@ HOP = 1.0
 THRESHOLD = 0.3  # cosine distance at which clusters stop merging (calibrated on the demo)
 MIN_SHARE = 0.08  # a cluster with fewer windows than this is noise: merged into its nearest
 FRAMES_PER_SECOND = 100  # the encoder's mel frames (10 ms step)
+CHANNEL_CORRELATION = 0.3  # below this, stereo channels are separate speakers
 
 
 def available() -> bool:
@@ -152,10 +153,9 @@ def diarize_file(
     threshold: float = THRESHOLD,
 ) -> Diarization:
     """Speaker turns for a whole file, window by window (bounded memory)."""
-    if channel_count(path) == 2:
-        split = _by_channel(path)
-        if split is not None:
-            return split
+    split = _by_channel(path)
+    if split is not None:
+        return split
     spans: list[tuple[float, float]] = []
     vectors = []
     for offset, samples in windows(path):
@@ -200,25 +200,26 @@ def _turns(
     return Diarization(turns, centroids)
 
 
+def split_channels(path: str | Path) -> bool:
+    """Do the two channels carry different recordings (one person each), rather than
+    one stereo mix? A mix's channels are strongly correlated; separate mics are not."""
+    if channel_count(path) != 2:
+        return False
+    left, right = load_audio(path, channel=0), load_audio(path, channel=1)
+    size = min(left.size, right.size, SAMPLE_RATE * 600)
+    left, right = left[:size], right[:size]
+    if size == 0 or min(np.abs(left).max(), np.abs(right).max()) < 0.01:
+        return False  # one side is silent: a mono recording in a stereo file
+    return abs(float(np.corrcoef(left, right)[0, 1])) < CHANNEL_CORRELATION
+
+
 def _by_channel(path: str | Path) -> Diarization | None:
     """A stereo recording with one person per channel: each channel's speech is theirs."""
-    left, right = load_audio(path, channel=0), load_audio(path, channel=1)
-    size = min(left.size, right.size)
-    if size == 0:
-        return None
-    frame = SAMPLE_RATE // 10
-    usable = size // frame * frame
-    energy_left = np.sqrt((left[:usable].reshape(-1, frame) ** 2).mean(axis=1))
-    energy_right = np.sqrt((right[:usable].reshape(-1, frame) ** 2).mean(axis=1))
-    loud = np.maximum(energy_left, energy_right) > 0.01
-    if loud.sum() < 5:
-        return None
-    dominance = np.abs(np.log((energy_left[loud] + 1e-6) / (energy_right[loud] + 1e-6)))
-    if np.median(dominance) < np.log(4):  # channels mostly alike: an ordinary stereo mix
+    if not split_channels(path):
         return None
     turns = []
-    for label, samples in (("S1", left), ("S2", right)):
-        turns += [(s, e, label) for s, e in speech_regions(samples)]
+    for label, channel in (("S1", 0), ("S2", 1)):
+        turns += [(s, e, label) for s, e in speech_regions(load_audio(path, channel=channel))]
     return Diarization(sorted(turns), by_channel=True)
 
 
@@ -226,7 +227,15 @@ def assign_speakers(
     segments: list[Segment], diarization: Diarization, names: dict[str, str]
 ) -> None:
     """Each word gets the speaker at its midpoint; each segment the speaker of most of its
-    words (by duration), so a segment that spans a change keeps both on its words."""
+    words (by duration), so a segment that spans a change keeps both on its words. When
+    channels were split, segments already know their channel: only the names change."""
+    if diarization.by_channel:
+        for segment in segments:
+            label = f"S{segment.speaker.split()[-1]}" if segment.speaker else ""
+            segment.speaker = names.get(label, segment.speaker)
+            for word in segment.words:
+                word.speaker = segment.speaker
+        return
     for segment in segments:
         spoken: dict[str, float] = {}
         for word in segment.words:

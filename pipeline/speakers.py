@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,10 @@ class Named:
 
 
 def _labels(segments: list[Segment], diarization: Diarization) -> list[str | None]:
-    """The diarized label of each segment (by its middle)."""
+    """The diarized label of each segment: by its middle, or, when channels were split,
+    from the channel it was transcribed from ("Speaker 2" is S2)."""
+    if diarization.by_channel:
+        return [f"S{s.speaker.split()[-1]}" if s.speaker else None for s in segments]
     return [diarization.label_at((s.start + s.end) / 2) for s in segments]
 
 
@@ -266,4 +270,66 @@ def speakers_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         order by s.name, e.published
         """
         )
+    )
+
+
+def pending_diarization(db: sqlite_utils.Database, force: bool = False) -> list[dict[str, Any]]:
+    """Whisper-transcribed episodes with audio and (unless force) no speakers yet."""
+    done = "" if force else "and e.id not in (select episode_id from episode_speakers)"
+    return list(
+        db.query(
+            f"select e.* from episodes e join transcripts t on t.episode_id = e.id"
+            f" where t.source = 'whisper' and e.audio_path is not null {done} order by e.published"
+        )
+    )
+
+
+def diarize_episodes(
+    db: sqlite_utils.Database, data_dir: Any, *, force: bool = False, limit: int | None = None
+) -> Iterator[tuple[dict[str, Any], dict[str, Named]]]:
+    """Diarize transcribed episodes, oldest first (so voiceprints build up in order), name
+    the voices and put the names on their segments, words and theme mentions."""
+    from .diarize import VoiceEncoder, assign_speakers, diarize_file
+
+    episodes = pending_diarization(db, force)[:limit]
+    if not episodes:
+        return
+    encoder = VoiceEncoder()
+    for episode in episodes:
+        diarization = diarize_file(data_dir / episode["audio_path"], encoder)
+        rows = list(
+            db.query("select * from segments where episode_id = ? order by idx", [episode["id"]])
+        )
+        segments = [_as_segment(row) for row in rows]
+        persons = json.loads(episode.get("persons") or "[]")
+        names = name_speakers(db, persons, segments, diarization)
+        assign_speakers(segments, diarization, {k: v.name for k, v in names.items()})
+        with transaction(db):
+            for row, segment in zip(rows, segments, strict=True):
+                words = [
+                    [w.start, w.end, w.word, w.probability, *([w.speaker] if w.speaker else [])]
+                    for w in segment.words
+                ]
+                db.execute(
+                    "update segments set speaker = ?, words = ? where id = ?",
+                    [segment.speaker, json.dumps(words) if words else None, row["id"]],
+                )
+            save_speakers(db, episode["id"], speaker_rows(episode["id"], diarization, names))
+            sync_mention_speakers(db, episode["id"])
+        yield episode, names
+    recognise_again(db)
+
+
+def _as_segment(row: dict[str, Any]) -> Segment:
+    from .models import Word
+
+    words = [Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]")]
+    return Segment(
+        row["idx"],
+        row["start_time"],
+        row["end_time"],
+        row["text"],
+        speaker=row["speaker"],
+        words=words,
+        quality=row["quality"],
     )

@@ -122,6 +122,24 @@ def transcribe_file(
     )
 
 
+def transcribe_by_channel(path: str | Path, engine: Engine, options: AsrOptions) -> Transcript:
+    """A stereo file with one speaker per channel: each channel on its own, each segment
+    and word labelled Speaker 1 (left) or Speaker 2 (right), merged in time order."""
+    sides = [transcribe_file(path, engine, options, channel=channel) for channel in (0, 1)]
+    for number, side in enumerate(sides, start=1):
+        for segment in side.segments:
+            segment.speaker = f"Speaker {number}"
+            for word in segment.words:
+                word.speaker = segment.speaker
+    merged = sides[0]
+    merged.segments = sorted(sides[0].segments + sides[1].segments, key=lambda s: s.start)
+    for index, segment in enumerate(merged.segments):
+        segment.index = index
+    merged.wall_time = (sides[0].wall_time or 0) + (sides[1].wall_time or 0)
+    merged.options = {**merged.options, "split_channels": True}
+    return merged
+
+
 def _shift(segment: Segment, offset: float) -> None:
     segment.start = round(segment.start + offset, 3)
     segment.end = round(segment.end + offset, 3)

@@ -55,7 +55,7 @@ class Outcome:
 
 
 def transcribe_task(job: TranscribeJob) -> Outcome:
-    from .transcribe import Transcriber
+    from .transcribe import Transcriber, transcribe_by_channel
 
     key = ("asr", job.engine, job.model, str(job.data_dir), repr(job.options))
     if key not in _CACHE:
@@ -75,7 +75,10 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
         result = transcriber.one(episode, job.feed_url)
         diarization = None
         if job.diarize and result.transcript and result.transcript.source == "whisper":
-            diarization = diarize_audio(job.data_dir / episode["audio_path"])
+            path = job.data_dir / episode["audio_path"]
+            diarization = diarize_audio(path)
+            if diarization.by_channel:  # one person per channel: transcribe each alone
+                result.transcript = transcribe_by_channel(path, transcriber.asr(), job.options)
     return Outcome(
         job.episode["id"],
         result.title,
