@@ -231,23 +231,23 @@ def assign_speakers(
     channels were split, segments already know their channel: only the names change."""
     if diarization.by_channel:
         for segment in segments:
-            label = f"S{segment.speaker.split()[-1]}" if segment.speaker else ""
-            segment.speaker = names.get(label, segment.speaker)
+            channel = f"S{segment.speaker.split()[-1]}" if segment.speaker else ""
+            segment.speaker = names.get(channel, segment.speaker)
             for word in segment.words:
                 word.speaker = segment.speaker
         return
     for segment in segments:
         spoken: dict[str, float] = {}
         for word in segment.words:
-            label = diarization.label_at((word.start + word.end) / 2)
-            word.speaker = names.get(label, label) if label else None
+            at = diarization.label_at((word.start + word.end) / 2)
+            word.speaker = names.get(at, at) if at else None
             if word.speaker:
                 spoken[word.speaker] = spoken.get(word.speaker, 0.0) + max(
                     word.end - word.start, 0.01
                 )
         if not segment.words:
-            label = diarization.label_at((segment.start + segment.end) / 2)
-            segment.speaker = names.get(label, label) if label else None
+            middle = diarization.label_at((segment.start + segment.end) / 2)
+            segment.speaker = names.get(middle, middle) if middle else None
         elif spoken:
             segment.speaker = max(spoken, key=lambda name: spoken[name])
 
