@@ -39,7 +39,7 @@ class Config:
 DEFAULT = Config("faster-whisper, our defaults")
 OPENAI = Config("openai-whisper, its defaults", "openai-whisper", beam=0, vad=False, words=False)
 SWEEP = [
-    Config("faster: 1 worker x 2 threads", workers=1, threads=2),
+    Config("faster: 2 workers x 1 thread", workers=2, threads=1),
     Config("faster: 1 worker x 1 thread", workers=1, threads=1),
     Config("faster: beam 1", beam=1),
     Config("faster: beam 5", beam=5),
@@ -221,6 +221,7 @@ def report(rows: list[dict[str, Any]], clips: list) -> str:
         "configuration",
         "RTF",
         "x real time",
+        "audio h / CPU h",
         "peak RSS MB",
         "WER demo",
         "WER jfk",
