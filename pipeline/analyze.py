@@ -21,7 +21,7 @@ from .codebook import Codebook, load_codebook
 from .db import ANALYSED, TRANSCRIBED, transaction, utcnow
 from .episodes import mark_done, mark_failed, pending
 from .guard import SEARCHABLE
-from .models import Segment, Word
+from .models import Segment, segment_from_row
 from .nlp import Analysis, Analyzer
 from .people import Person, same_person
 from .progress import NullProgress, Progress
@@ -84,20 +84,7 @@ def episode_segments(db: sqlite_utils.Database, episode_id: str) -> list[tuple[i
         f"select * from segments where episode_id = ? and quality in ({marks}) order by idx",
         [episode_id, *SEARCHABLE],
     )
-    return [(row["id"], _segment(row)) for row in rows]
-
-
-def _segment(row: dict[str, Any]) -> Segment:
-    words = [Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]")]
-    return Segment(
-        row["idx"],
-        row["start_time"],
-        row["end_time"],
-        row["text"],
-        speaker=row["speaker"],
-        words=words,
-        quality=row["quality"],
-    )
+    return [(row["id"], segment_from_row(row)) for row in rows]
 
 
 def analyze_episodes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,3 +86,30 @@ class Segment:
     compression_ratio: float | None = None
     words: list[Word] = field(default_factory=list)
     quality: str = "ok"  # "ok", or why it is suspect: "repetition", "low-confidence"
+
+
+def words_json(words: list[Word]) -> str | None:
+    """Word timings as stored in segments.words: [start, end, word, probability(, speaker)]."""
+    if not words:
+        return None
+    rows = [
+        [w.start, w.end, w.word, w.probability, *([w.speaker] if w.speaker else [])] for w in words
+    ]
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def segment_from_row(row: dict[str, Any]) -> Segment:
+    """A stored segment row back as a Segment."""
+    words = [
+        Word(w[0], w[1], w[2], w[3], w[4] if len(w) > 4 else None)
+        for w in json.loads(row["words"] or "[]")
+    ]
+    return Segment(
+        row["idx"],
+        row["start_time"],
+        row["end_time"],
+        row["text"],
+        speaker=row["speaker"],
+        words=words,
+        quality=row["quality"],
+    )

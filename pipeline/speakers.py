@@ -21,7 +21,7 @@ import sqlite_utils
 from .db import transaction, utcnow
 from .diarize import Diarization, default_names
 from .errors import PipelineError
-from .models import Segment
+from .models import Segment, segment_from_row
 from .people import NAME, same_person, split_name
 
 VOICE_MATCH = 0.92  # cosine similarity that names a voice: demo same-voice >= 0.99, others <= 0.86
@@ -300,36 +300,17 @@ def diarize_episodes(
         rows = list(
             db.query("select * from segments where episode_id = ? order by idx", [episode["id"]])
         )
-        segments = [_as_segment(row) for row in rows]
+        segments = [segment_from_row(row) for row in rows]
         persons = json.loads(episode.get("persons") or "[]")
         names = name_speakers(db, persons, segments, diarization)
         assign_speakers(segments, diarization, {k: v.name for k, v in names.items()})
         with transaction(db):
             for row, segment in zip(rows, segments, strict=True):
-                words = [
-                    [w.start, w.end, w.word, w.probability, *([w.speaker] if w.speaker else [])]
-                    for w in segment.words
-                ]
                 db.execute(
                     "update segments set speaker = ?, words = ? where id = ?",
-                    [segment.speaker, json.dumps(words) if words else None, row["id"]],
+                    [segment.speaker, words_json(segment.words), row["id"]],
                 )
             save_speakers(db, episode["id"], speaker_rows(episode["id"], diarization, names))
             sync_mention_speakers(db, episode["id"])
         yield episode, names
     recognise_again(db)
-
-
-def _as_segment(row: dict[str, Any]) -> Segment:
-    from .models import Word
-
-    words = [Word(w[0], w[1], w[2], w[3]) for w in json.loads(row["words"] or "[]")]
-    return Segment(
-        row["idx"],
-        row["start_time"],
-        row["end_time"],
-        row["text"],
-        speaker=row["speaker"],
-        words=words,
-        quality=row["quality"],
-    )

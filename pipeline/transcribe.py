@@ -25,7 +25,7 @@ from .audio import SAMPLE_RATE, AudioError, windows
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, load_engine
 from .episodes import mark_done, mark_failed, pending
-from .models import Segment
+from .models import Segment, words_json
 from .progress import NullProgress, Progress
 from .speakers import save_speakers
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
@@ -350,15 +350,7 @@ def _segment_row(episode_id: str, segment: Segment) -> dict[str, Any]:
         "avg_logprob": segment.avg_logprob,
         "no_speech_prob": segment.no_speech_prob,
         "compression_ratio": segment.compression_ratio,
-        "words": json.dumps(
-            [
-                [w.start, w.end, w.word, w.probability, *([w.speaker] if w.speaker else [])]
-                for w in segment.words
-            ],
-            ensure_ascii=False,
-        )
-        if segment.words
-        else None,
+        "words": words_json(segment.words),
         "quality": segment.quality,
     }
 
