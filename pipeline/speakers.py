@@ -21,7 +21,7 @@ import sqlite_utils
 from .db import transaction, utcnow
 from .diarize import Diarization, default_names
 from .errors import PipelineError
-from .models import Segment, segment_from_row
+from .models import Segment, segment_from_row, words_json
 from .people import NAME, same_person, split_name
 
 VOICE_MATCH = 0.92  # cosine similarity that names a voice: demo same-voice >= 0.99, others <= 0.86
