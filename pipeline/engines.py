@@ -36,12 +36,14 @@ class AsrOptions:
     """Decoding options; defaults chosen from docs/benchmarks.md."""
 
     beam_size: int = 2  # the knee in docs/benchmarks.md: beam 5 accuracy, near beam 1 speed
-    batch_size: int = 8  # >1: faster-whisper's batched pipeline over VAD chunks
+    # >1: faster-whisper's batched pipeline over VAD chunks. 2, not 8: as fast within
+    # the noise, and the encoder's attention for 8 chunks per worker costs 0.8 GB more.
+    batch_size: int = 2
     vad: bool = True
     word_timestamps: bool = True
     language: str | None = None  # None: detect (English-only models: "en")
     compute_type: str = "int8"
-    workers: int = 1  # episodes transcribed at once (faster-whisper)
+    workers: int = 0  # episodes transcribed at once; 0: one per core (faster-whisper)
     cpu_threads: int = 0  # threads per worker; 0: the cores shared among the workers
     window_seconds: float = 600.0  # audio is decoded and transcribed this much at a time
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
@@ -50,9 +52,8 @@ class AsrOptions:
         return asdict(self)
 
     def resolved_workers(self, engine: str) -> int:
-        """One worker with every core by default: two single-threaded workers are about
-        10% faster on 2 cores but need 1.6 GB instead of 0.94 (docs/benchmarks.md).
-        openai-whisper parallelises inside torch."""
+        """One single-threaded worker per core: on 2 cores, 1.7x the throughput of one
+        worker with both (docs/benchmarks.md). openai-whisper parallelises inside torch."""
         if engine != "faster-whisper":
             return 1
         return self.workers or os.cpu_count() or 1

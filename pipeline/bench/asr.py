@@ -30,8 +30,8 @@ class Config:
     model: str = "tiny.en"
     beam: int = AsrOptions.beam_size
     batch: int = AsrOptions.batch_size
-    threads: int = 0
-    workers: int = 0
+    threads: int = AsrOptions.cpu_threads
+    workers: int = AsrOptions.workers
     vad: bool = True
     words: bool = True
 
@@ -39,12 +39,12 @@ class Config:
 DEFAULT = Config("faster-whisper, our defaults")
 OPENAI = Config("openai-whisper, its defaults", "openai-whisper", beam=0, vad=False, words=False)
 SWEEP = [
-    Config("faster: 2 workers x 1 thread", workers=2, threads=1),
+    Config("faster: 1 worker x 2 threads", workers=1, threads=2),
     Config("faster: 1 worker x 1 thread", workers=1, threads=1),
     Config("faster: beam 1", beam=1),
     Config("faster: beam 5", beam=5),
     Config("faster: batch 4", batch=4),
-    Config("faster: batch 2", batch=2),
+    Config("faster: batch 8", batch=8),
     Config("faster: sequential (no batching)", batch=1),
     Config("faster: no word timings", words=False),
 ]
