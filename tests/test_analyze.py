@@ -297,3 +297,15 @@ def test_analyze_text_with_a_broken_codebook_is_one_clear_error(runner, tmp_path
 def test_analyze_text_on_a_missing_file(runner):
     result = runner.invoke(app, ["analyze-text", str(Path("/no/such.txt"))])
     assert result.exit_code == 1 and "Cannot read" in result.stderr
+
+
+def test_quality_on_the_labelled_evaluation_set_does_not_regress():
+    """Thresholds a little under the figures in docs/benchmarks.md (test split: passages
+    never used to tune the codebook)."""
+    from pipeline.bench.themes import evaluate
+
+    result = evaluate(Analyzer(use_semantic=False))
+    test = result["parts"]["test"]
+    precision, recall, f1 = test["keyword"].prf()
+    assert precision >= 0.75 and f1 >= 0.57, (precision, recall, f1)
+    assert test["people"]["f1"] >= 0.87 and test["people"]["role_accuracy"] >= 0.65
