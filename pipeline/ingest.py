@@ -179,6 +179,16 @@ def _poll(db: sqlite_utils.Database, summary: IngestSummary) -> None:
             summary.errors.append(f"feed {result.url}: {result.error}")
 
 
+def _stop_workers(executor: Any) -> None:
+    """Local worker processes are stopped, not waited for: they hold no database
+    connection, so nothing of theirs can be half-written. Left alone, they would
+    outlive us still holding our stdout and stderr."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
 class Writer:
     """The one process that writes: it hands episodes to workers as they become ready
     (downloads in threads, transcription and analysis as tasks) and saves every result
@@ -225,7 +235,7 @@ class Writer:
             if settings.diarize:
                 recognise_again(self.db)
         except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(executor)
             raise
         else:
             executor.shutdown(wait=True)
