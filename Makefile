@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python -m pipeline.bench themes
 	$(BIN)/python -m pipeline.bench search
 	$(BIN)/python -m pipeline.bench ingest
+	$(BIN)/python -m pipeline.bench diarization
 
 fmt: install
 	$(BIN)/ruff check --fix pipeline tests
