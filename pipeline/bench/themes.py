@@ -236,7 +236,7 @@ def report(result: dict[str, Any]) -> str:
             + ", ".join(f"{t} {v}" for t, v in result["calibrated"].items() if v < 1.0)
             + "."
         )
-    lines += ["", "People (test split): "]
+    lines += ["", "People:"]
     for name, part in (("test", test), ("dev", dev)):
         people = part["people"]
         lines.append(
