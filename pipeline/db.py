@@ -292,6 +292,11 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 6: segment ids by episode, so a search filtered by date or show reads only the
+    # id span of the episodes it keeps (min and max id per episode are index seeks).
+    """
+    CREATE INDEX segments_episode ON segments(episode_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,8 +64,13 @@ class VoiceEncoder:
 
     def __init__(self) -> None:
         import torch
-        from resemblyzer import VoiceEncoder as Encoder
-        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        with warnings.catch_warnings():
+            # Resemblyzer's imports warn about their own dependencies (pkg_resources,
+            # scipy namespaces) on every worker start: nothing a user can act on.
+            warnings.simplefilter("ignore")
+            from resemblyzer import VoiceEncoder as Encoder
+            from resemblyzer.audio import wav_to_mel_spectrogram
 
         torch.set_num_threads(1)
         self.torch = torch

@@ -172,6 +172,8 @@ NOT_ALONE = _words(
     spring summer autumn winter christmas easter
     tiktok instagram linkedin youtube twitter facebook google zoom slack spotify amazon
     apple netflix uber whatsapp reddit"""
+    # pronouns and function words spaCy sometimes tags PERSON at a sentence start
+    """ it he she they we you this that there here what who"""
     # departments talk too: "Sales says the leads are rubbish"
     """ sales marketing finance legal operations ops procurement research engineering
     product design management leadership security compliance support accounts"""
@@ -488,6 +490,8 @@ class Roster:
         if person is None:
             if lone and role is None and not from_feed and not _titled(raw):
                 return None  # a lone word nobody introduced ("to Manchester"): too unsure
+            if lone and role == HOST and not from_feed and self._feed_host():
+                return None  # "thanks for having me, Taylor" to the feed's Dana: misheard
             person = Person(name)
             self.people.append(person)
         elif len(name.split()) > len(person.name.split()) and not aliases:
@@ -507,6 +511,9 @@ class Roster:
         if from_feed or RANK[role] < RANK[person.role]:
             person.role = role
             person.role_from_feed = person.role_from_feed or from_feed
+
+    def _feed_host(self) -> bool:
+        return any(p.role == HOST and p.role_from_feed for p in self.people)
 
     def _same_surname_on_the_show(self, name: str) -> Person | None:
         """Speech recognition mangles first names ("Gain Whitfield" for "Dana Whitfield"):

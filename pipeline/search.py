@@ -94,6 +94,17 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
     if filters.theme and not theme_in_fts:
         clauses.append("s.id in (select segment_id from theme_mentions where theme_id = :theme)")
         params["theme"] = filters.theme
+    clauses += _episode_clauses(filters, params)
+    if filters.person:
+        clauses.append(_person_clause())
+        params["person"] = filters.person
+        params["person_like"] = f'%"{filters.person}"%'
+    return " and ".join(clauses) or "1"
+
+
+def _episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
+    """The filters that keep or drop whole episodes (aliases e and f)."""
+    clauses = []
     if filters.feed:
         clauses.append("(cast(f.id as text) = :feed or f.title like :feed_like or f.url = :feed)")
         params.update(feed=filters.feed, feed_like=f"%{filters.feed}%")
@@ -103,11 +114,22 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
     if filters.until:
         clauses.append("e.published < date(:until, '+1 day')")
         params["until"] = filters.until
-    if filters.person:
-        clauses.append(_person_clause())
-        params["person"] = filters.person
-        params["person_like"] = f'%"{filters.person}"%'
-    return " and ".join(clauses) or "1"
+    return clauses
+
+
+def _segment_span(db: sqlite_utils.Database, filters: Filters) -> tuple[int, int] | None:
+    """The lowest and highest segment id of the episodes the date and show filters keep
+    (None when they keep none). Episodes usually arrive in date order, so the span lets
+    FTS5 seek to them instead of reading every newer match first."""
+    params: dict[str, Any] = {}
+    where = " and ".join(_episode_clauses(filters, params))
+    first, last = db.execute(
+        "select min((select min(id) from segments where episode_id = e.id)),"
+        " max((select max(id) from segments where episode_id = e.id))"
+        f" from episodes e join feeds f on f.id = e.feed_id where {where}",
+        params,
+    ).fetchone()
+    return None if first is None else (first, last)
 
 
 def _person_clause() -> str:
@@ -143,6 +165,12 @@ def _ranked(
 ) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"query": fts_query(query, filters.theme), "candidates": CANDIDATES}
     where = _where(filters, params, theme_in_fts=True)
+    if filters.since or filters.until or filters.feed:
+        span = _segment_span(db, filters)
+        if span is None:
+            return []
+        where += " and segments_fts.rowid between :first and :last"
+        params.update(first=span[0], last=span[1])
     joins = f"join segments s on s.id = segments_fts.rowid {JOINS}" if where != "1" else ""
     phrase = '"' in query
     # bm25 of a phrase makes FTS5 count the phrase's matches in the whole corpus (70 ms
@@ -195,10 +223,13 @@ def _snippets(db: sqlite_utils.Database, query: str, ids: list[int]) -> dict[int
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
+    # A rowid range lets FTS5 read only the hits' stretch of the index; "rowid in"
+    # alone (or "rowid =" per hit) makes it merge a prefix query's every term from
+    # the whole corpus first (60 ms for "out*" at a million segments, against 3).
     rows = db.execute(
         f"select rowid, snippet(segments_fts, 0, ?, ?, '…', 24) from segments_fts"
-        f" where segments_fts match ? and rowid in ({marks})",
-        [*HIGHLIGHT, query, *ids],
+        f" where segments_fts match ? and rowid between ? and ? and +rowid in ({marks})",
+        [*HIGHLIGHT, query, min(ids), max(ids), *ids],
     ).fetchall()
     return dict(rows)
 

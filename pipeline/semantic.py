@@ -32,6 +32,9 @@ class SemanticScorer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never ask a hub
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no load bar per worker in the nightly log
 
         # One thread: for batches this small, a second only adds overhead (measured
         # 0.40 s vs 0.48 s for 50 segments), and transcription keeps the other core.

@@ -85,7 +85,7 @@ def test_looks_like_name_accepts_people(name: str):
 
 @pytest.mark.parametrize(
     "name",
-    ["Tick box", "CV", "Sunday", "Hope", "TikTok", "Morning Talk", "Sales", "Web3 Summit"],
+    ["Tick box", "CV", "Sunday", "Hope", "TikTok", "Morning Talk", "Sales", "Web3 Summit", "It"],
 )
 def test_looks_like_name_rejects_words_acronyms_and_show_names(name: str):
     assert not looks_like_name(name)
@@ -185,6 +185,13 @@ def test_roster_merges_a_misheard_first_name_into_the_feed_host():
     roster.add("Dana Whitby", role=HOST, source="feed", count=0, from_feed=True)
     roster.add("Gain Whitby", source="transcript")
     assert len(roster.people) == 1
+
+
+def test_roster_ignores_a_lone_name_addressed_as_host_when_the_feed_names_the_host():
+    roster = Roster()
+    roster.add("Dana Whitfield", role=HOST, source="feed", count=0, from_feed=True)
+    assert roster.add("Taylor", role=HOST, source="transcript") is None  # misheard "Dana"
+    assert roster.add("Sam Okafor", role=HOST, source="transcript") is not None  # a co-host
 
 
 def test_roster_keeps_the_best_role_and_the_feeds_role_wins():

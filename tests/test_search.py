@@ -158,6 +158,25 @@ def test_feed_and_date_filters(corpus):
     assert len(search(corpus, "team", Filters(feed="edge"))) == 2
 
 
+def test_date_filter_is_exact_when_episodes_arrive_out_of_date_order(corpus):
+    # e3 is older than e2 but stored after it: the id span of the kept episodes
+    # (e1..e3) contains e2, which the filter must still drop.
+    corpus["episodes"].insert(
+        {"id": "e3", "feed_id": 1, "guid": "3", "title": "Back", "published": "2025-03-01"}
+    )
+    corpus["segments"].insert(
+        {"episode_id": "e3", "idx": 0, "start_time": 1.0, "end_time": 3.0, "text": "A team."}
+    )
+    assert {h["episode_id"] for h in search(corpus, "team", Filters(until="2025-03-31"))} == {
+        "e1",
+        "e3",
+    }
+    assert texts(search(corpus, "team", Filters(since="2025-02-01", until="2025-04-01"))) == [
+        "A team."
+    ]
+    assert search(corpus, "team", Filters(since="2030-01-01")) == []
+
+
 def test_no_words_and_no_theme_is_a_clear_error(corpus):
     with pytest.raises(SearchError, match="Give words"):
         search(corpus, "  ")
