@@ -5,11 +5,12 @@ import pytest
 import sqlite_utils
 from typer.testing import CliRunner
 
+from pipeline.bench import local_cluster
 from pipeline.cli import app
 
 from .conftest import ROOT
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 
 def results(path):
@@ -32,14 +33,7 @@ def results(path):
 
 
 def test_ingest_on_a_dask_cluster_matches_the_local_run(tmp_path, demo_db):
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=40,
-    ) as cluster:
+    with local_cluster(2) as cluster:
         db = tmp_path / "dask.db"
         args = [
             "--db",

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -49,6 +50,21 @@ def write_section(name: str, body: str) -> Path:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text)
     return REPORT
+
+
+def local_cluster(workers: int) -> Any:
+    """A Dask scheduler and ``workers`` one-thread worker processes on 127.0.0.1 (the
+    shape of the benchmark's and the Dask test's cluster)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=40,
+    )
 
 
 def table(header: list[str], rows: Sequence[Sequence[object]]) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import ROOT, machine, table, write_section
+from . import ROOT, local_cluster, machine, table, write_section
 
 OPML = ROOT / "data" / "feeds.opml"
 
@@ -115,18 +115,9 @@ def noop_night(scratch: Path, feeds: int = 50) -> float:
 
 
 def dask_scaling(scratch: Path) -> dict[int, float]:
-    from distributed import LocalCluster
-
     walls = {}
     for workers in (1, 2):
-        with LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-        ) as cluster:
+        with local_cluster(workers) as cluster:
             db = scratch / f"dask{workers}" / "p.db"
             walls[workers], _ = run_measured(
                 podinsights(
