@@ -21,6 +21,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, channel_count, load_audio, windows
 from .models import Segment, Word
+from .vad import share_vad
 
 log = logging.getLogger("pipeline.diarize")
 
@@ -110,6 +111,7 @@ def speech_regions(
         return regions
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+    share_vad()  # after transcription of the same window, the VAD pass is already done
     stamps = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300))
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 

@@ -20,6 +20,7 @@ from .asr_models import ResolvedModel, resolve_model
 from .audio import SAMPLE_RATE
 from .errors import PipelineError
 from .models import Segment, Word
+from .vad import share_vad
 
 log = logging.getLogger("pipeline.engines")
 
@@ -113,6 +114,7 @@ class FasterWhisperEngine:
             download_root=str(cache_dir) if model.path is None else None,
         )
         self._local = threading.local()  # one batched pipeline per worker thread
+        share_vad()  # diarization of the same windows reuses this VAD pass
 
     def _batched(self) -> Any:
         if not hasattr(self._local, "pipeline"):
@@ -263,6 +265,7 @@ def _speech_only(samples: np.ndarray) -> tuple[np.ndarray, Any]:
         get_speech_timestamps,
     )
 
+    share_vad()
     chunks = get_speech_timestamps(samples, VadOptions())
     if not chunks:
         return np.zeros(0, np.float32), None
