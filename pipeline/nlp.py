@@ -203,9 +203,9 @@ class Analyzer:
         # so lone names spaCy missed are kept too.
         for name, role in introductions(text):
             roster.add(name, role=role, source=source, count=0)
-        for name in self_introductions(text):
+        for name, role in self_introductions(text):
             if recognised(name):
-                roster.add(name, role=GUEST, source=source, count=0)
+                roster.add(name, role=role, source=source, count=0)
         for name in entities:
             roster.add(name, source=source)
 

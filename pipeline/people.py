@@ -157,7 +157,8 @@ EDGE_WORDS = {
     *_words(
         """everyone everybody anyone someone nobody folks guys listeners team please sorry
         anyway yeah sure first second finally again actually basically obviously seriously
-        really listen"""
+        really listen never just always maybe perhaps sometimes often even still only
+        nothing everything something anything nobody's everyone's"""
     ),
 }
 # Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
@@ -201,6 +202,8 @@ I_AM = r"(?i:I'm|I\s+am|this\s+is|my\s+name\s+is)"
 _WE_ARE = r"(?i:I'm|I\s+am|we're|we\s+are)"
 _NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+studio)"
 _SHOW = r"(?i:show|podcast|pod|programme|program)"
+# A description between commas: "Jamal Whitcombe, head of service at a train operator, ..."
+_ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
 
 INTRODUCTIONS = [
     # The host introduces themselves, or is thanked by the guest.
@@ -214,10 +217,11 @@ INTRODUCTIONS = [
     (HOST, rf"(?i:welcome\s+(?:back\s+)?to)\s+[^.!?]{{1,60}}?[.!?,]\s+(?i:and\s+)?{I_AM}\s+{NAME}"),
     (
         HOST,
-        rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?"
+        rf"{I_AM}\s+{NAME}{_ASIDE}?,?\s+(?i:and\s+)?"
         rf"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+[{UPPER}]",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
+    (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
     (
         HOST,
         rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us))"
@@ -230,7 +234,8 @@ INTRODUCTIONS = [
     ),
     (
         HOST,
-        rf"{NAME},\s+(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us))",
+        rf"(?<!I'm\s)(?<!am\s){NAME},\s+(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+"
+        r"having\s+(?:me|us))",
     ),
     # Today's guest.
     (
@@ -243,9 +248,20 @@ INTRODUCTIONS = [
         rf"(?i:(?:today's|tonight's|this\s+week's|this\s+episode's)\s+guests?(?:\s+(?:is|are))?)"
         rf",?\s+{NAME}",
     ),
-    (GUEST, rf"(?i:joined\s+(?:{_NOW}\s+)?by)\s+(?i:the\s+[a-z]+\s+)?{NAME}"),
-    (GUEST, rf"{NAME}\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
-    (GUEST, rf"{NAME}\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
+    (
+        GUEST,
+        rf"(?i:joined\s+(?:{_NOW}\s+)?by)\s+(?i:(?:two|three|four|a\s+couple\s+of)\s+guests"
+        rf"(?:\s+{_NOW})?,?\s+|the\s+[a-z]+\s+)?{NAME}",
+    ),
+    (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
+    (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
+    (GUEST, rf"{NAME}\s+(?i:is\s+(?:my|our)\s+guest)"),
+    (
+        GUEST,
+        rf"(?i:we've\s+got|we\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+us|in\s+the\s+studio|"
+        r"here\s+(?:today|tonight|this\s+week))",
+    ),
+    (GUEST, rf"(?i:(?:today|tonight|this\s+week),?\s+we're\s+with)\s+{NAME}"),
     (GUEST, rf"(?i:joining\s+(?:me|us)(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
     (GUEST, rf"(?i:with\s+(?:me|us)\s+{_NOW}(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
     (GUEST, rf"{_WE_ARE}\s+(?i:(?:here|sat|sitting|sat\s+here)\s+with)\s+{NAME}"),
@@ -303,11 +319,13 @@ _RELATION = (
 _SPEECH = (
     r"says|said|told|tells|asked|asks|talks|talked|wrote|writes|argues|argued|reckons|"
     r"puts\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|"
-    r"insisted|insists|taught|teaches|points\s+out|pointed\s+out|kicked\s+off|opened"
+    r"insisted|insists|taught|teaches|points\s+out|pointed\s+out|kicked\s+off|opened|calls|"
+    r"coined|mapped|defined|distinguishes|identified|would\s+(?:call|say|argue)"
 )
 _IDEA = (
     r"point|idea|ideas|model|book|books|argument|framework|theory|work|research|phrase|line|"
-    r"advice|map|view|take|approach|question|rule|quote|style|styles|types|categories"
+    r"advice|map|view|take|approach|question|rule|quote|style|styles|types|categories|bit|"
+    r"concept|term|notion|study|paper|list|lens"
 )
 _QUESTION = (
     r"what|how|why|when|where|who|which|do|does|did|is|are|was|were|can|could|would|will|"
@@ -554,10 +572,7 @@ def introductions(text: str) -> Iterable[tuple[str, str]]:
 
     Mentions come out as "mentioned": they add people spaCy missed ("Ira Chaleff talks
     about ...") without outranking a host or guest role found elsewhere."""
-    for role, pattern in INTRODUCTIONS:
-        for match in _names(pattern, text):
-            for name in _with_coordinated(text, match):
-                yield name, MENTIONED if role == GUEST and _another_episode(text, match) else role
+    yield from _introduced(text)
     for role, pattern in EVENT_LEADERS + MENTIONS:
         for match in _names(pattern, text):
             for name in _with_coordinated(text, match):
@@ -567,9 +582,21 @@ def introductions(text: str) -> Iterable[tuple[str, str]]:
             yield _with_nickname(_trim(match.group("name")), match.group("nick")), MENTIONED
 
 
-def self_introductions(text: str) -> Iterable[str]:
+def _introduced(text: str) -> Iterator[tuple[str, str]]:
+    for role, pattern in INTRODUCTIONS:
+        for match in _names(pattern, text):
+            for name in _with_coordinated(text, match):
+                yield name, MENTIONED if role == GUEST and _another_episode(text, match) else role
+
+
+def self_introductions(text: str) -> Iterable[tuple[str, str]]:
+    """(name, role) for "I'm ...": the guest, unless the speaker introduces someone
+    else as today's guest ("I'm Tessa. This week we're with Marguerite ...")."""
+    guests = [name for name, role in _introduced(text) if role == GUEST]
     for match in _names(SELF_INTRODUCTION, text):
-        yield _trim(match.group("name"))
+        name = _trim(match.group("name"))
+        hosting = any(not same_person(name, guest) for guest in guests)
+        yield name, HOST if hosting else GUEST
 
 
 def _names(pattern: str, text: str) -> Iterator[re.Match[str]]:
@@ -608,7 +635,7 @@ def _with_coordinated(text: str, match: re.Match[str]) -> list[str]:
 def _another_episode(text: str, match: re.Match[str]) -> bool:
     """Is the sentence around this introduction about another episode ("last week my
     guest ...", "... joined us back in the spring")?"""
-    start = max(text.rfind(c, 0, match.start("name")) for c in ".!?") + 1
+    start = max(text.rfind(c, 0, match.start("name")) for c in ".!?;") + 1
     clause_end = re.search(r"[,.;!?]", text[match.end("name") :])
     end = match.end("name") + (clause_end.start() if clause_end else len(text))
     return bool(ANOTHER_EPISODE.search(text[start:end]))

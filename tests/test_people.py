@@ -226,6 +226,8 @@ def test_feed_role_treats_credits_as_mentions():
         "Marta Quinlan, thank you for having me on.",
         "Great to be here, Marta Quinlan, I've listened for years.",
         "As my co-host Marta Quinlan keeps reminding me, we're over time.",
+        "I'm Marta Quinlan, Marty to my mates, and you're listening to Shop Floor Stories.",
+        "Evening, listeners, I'm Marta Quinlan.",
     ],
 )
 def test_host_introductions(text: str):
@@ -251,6 +253,10 @@ def test_host_introductions(text: str):
         "Thanks for joining us, Idris Fenwick.",
         "Idris Fenwick, lovely to have you.",
         "Last night's hackathon was led by Idris Fenwick.",
+        "Idris Fenwick, who runs three depots in Hull, joins me today.",
+        "Idris Fenwick is my guest this week.",
+        "We've got Idris Fenwick on the line from Hull.",
+        "This week we're with Idris Fenwick, who runs three depots.",
     ],
 )
 def test_guest_introductions(text: str):
@@ -281,14 +287,29 @@ def test_guests_of_other_episodes_are_mentioned(text: str):
         "Gwen Albright's whole argument is that budgets are promises.",
         "According to Gwen Albright, nobody reads the appendix.",
         "Gwen Albright and I ran the pilot.",
+        "Gwen Albright would call that a broken promise.",
     ],
 )
 def test_other_named_people_are_mentioned(text: str):
     assert roles(text) == {"Gwen Albright": MENTIONED}
 
 
+@pytest.mark.parametrize(
+    "text", ["Albright would call that a broken promise.", "That's Albright's promise bit."]
+)
+def test_an_authors_lone_surname_is_found_by_the_wording_around_it(text: str):
+    assert roles(text) == {"Albright": MENTIONED}
+
+
 def test_two_guests_joined_by_and_are_both_guests():
     assert roles("I'm joined by Ana Ruiz and Li Wei.") == {"Ana Ruiz": GUEST, "Li Wei": GUEST}
+    text = "I'm joined by two guests today, Ana Ruiz and Li Wei."
+    assert roles(text) == {"Ana Ruiz": GUEST, "Li Wei": GUEST}
+
+
+def test_another_episodes_guest_stays_in_its_own_clause():
+    text = "Last week my guest Ana Ruiz was brilliant; this week we're with Li Wei."
+    assert roles(text) == {"Ana Ruiz": MENTIONED, "Li Wei": GUEST}
 
 
 def test_host_and_guest_in_one_opening():
@@ -329,6 +350,7 @@ def test_name_ends_before_following_capitalised_words():
         "Finance says no; finance always says no.",  # a word the text also uses in lower case
         "Everyone, what do you reckon?",
         "I posted the clip on Instagram and nobody watched it.",
+        "She was quiet. Never told anyone off, just waited.",  # a sentence-opening adverb
     ],
 )
 def test_false_names_are_not_people(text: str):
@@ -336,7 +358,20 @@ def test_false_names_are_not_people(text: str):
 
 
 def test_self_introductions_find_the_speaker():
-    assert list(self_introductions("Hi, I'm Yusuf, delighted to be on the show.")) == ["Yusuf"]
+    assert list(self_introductions("Hi, I'm Yusuf, delighted to be on the show.")) == [
+        ("Yusuf", "guest")
+    ]
+
+
+def test_a_self_introduction_that_introduces_a_guest_is_the_host():
+    text = "I'm Marta Quinlan. My guest today is Idris Fenwick."
+    assert ("Marta Quinlan", HOST) in set(self_introductions(text))
+
+
+def test_introducing_yourself_while_thanking_the_host_makes_you_the_guest():
+    text = "Hi, I'm Yusuf Demir, thanks for having me, Marta."
+    assert roles(text) == {"Marta": HOST}
+    assert list(self_introductions(text)) == [("Yusuf Demir", GUEST)]
 
 
 def test_self_introduction_as_a_guest():
