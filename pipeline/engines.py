@@ -99,6 +99,7 @@ class FasterWhisperEngine:
 
     def __init__(self, model: ResolvedModel, cache_dir: Path, options: AsrOptions):
         import faster_whisper
+        import threadpoolctl
 
         self.version = faster_whisper.__version__
         self.model_name = model.name
@@ -114,6 +115,11 @@ class FasterWhisperEngine:
             download_root=str(cache_dir) if model.path is None else None,
         )
         self._local = threading.local()  # one batched pipeline per worker thread
+        # Whisper's features are a BLAS product whose last bits depend on the BLAS
+        # thread count, and those bits move word timings. One thread everywhere, so an
+        # episode gets the same transcript in this process, a worker or a Dask worker
+        # (whose nanny starts it with one).
+        threadpoolctl.threadpool_limits(1, user_api="blas")
         share_vad()  # diarization of the same windows reuses this VAD pass
 
     def _batched(self) -> Any:
