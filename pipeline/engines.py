@@ -159,6 +159,7 @@ class FasterWhisperEngine:
 SENTENCE_END = (".", "?", "!")
 MAX_SENTENCE_SECONDS = 20.0
 PAUSE_SECONDS = 1.0
+MIN_SECONDS = 0.01
 
 
 def split_sentences(segment: Segment) -> list[Segment]:
@@ -182,20 +183,30 @@ def split_sentences(segment: Segment) -> list[Segment]:
             or word.end - pieces[-1][0].start > 2 * MAX_SENTENCE_SECONDS
         ):
             pieces.append([])
+    pieces = [words for words in pieces if words]
+    starts = [words[0].start for words in pieces[1:]] + [segment.end]
     return [
         Segment(
             index=0,
             start=words[0].start,
-            end=words[-1].end,
+            end=_piece_end(words, following),
             text="".join(w.word for w in words).strip(),  # words keep their leading spaces
             avg_logprob=segment.avg_logprob,
             no_speech_prob=segment.no_speech_prob,
             compression_ratio=segment.compression_ratio,
             words=words,
         )
-        for words in pieces
-        if words
+        for words, following in zip(pieces, starts, strict=True)
     ]
+
+
+def _piece_end(words: list[Word], following: float) -> float:
+    """Whisper sometimes gives a lone word no length ("Exactly." at 123.46-123.46): its
+    sentence then runs on to whatever follows, so no segment (or subtitle) is empty."""
+    start, end = words[0].start, words[-1].end
+    if end > start:
+        return end
+    return following if following > start else start + MIN_SECONDS
 
 
 def _from_faster(piece: Any) -> Segment:

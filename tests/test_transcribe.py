@@ -12,7 +12,8 @@ import pytest
 
 from pipeline import asr_models, audio, guard
 from pipeline.cli import app
-from pipeline.engines import AsrOptions, load_engine
+from pipeline.engines import AsrOptions, load_engine, split_sentences
+from pipeline.models import Segment, Word
 from pipeline.transcribe import transcribe_file
 
 from .conftest import REALDATA
@@ -139,6 +140,21 @@ def test_truncated_mp3_decodes_up_to_the_damage(realdata, tmp_path):
     path = tmp_path / "cut.mp3"
     path.write_bytes(data[: len(data) // 2])
     assert 4 < audio.load_audio(path).size / audio.SAMPLE_RATE < 7
+
+
+def test_sentences_split_from_a_chunk_all_have_a_length():
+    """Whisper can time a lone word at zero length; its sentence must not be empty."""
+    words = [
+        Word(1.0, 1.5, " Right."),
+        Word(2.0, 2.0, " Exactly."),
+        Word(2.4, 2.8, " So"),
+        Word(2.8, 3.1, " there."),
+        Word(3.5, 3.5, " Yes."),
+    ]
+    chunk = Segment(0, 1.0, 3.9, "Right. Exactly. So there. Yes.", words=words)
+    pieces = split_sentences(chunk)
+    assert [p.text for p in pieces] == ["Right.", "Exactly.", "So there.", "Yes."]
+    assert [(p.start, p.end) for p in pieces] == [(1.0, 1.5), (2.0, 2.4), (2.4, 3.1), (3.5, 3.9)]
 
 
 def hard_tails() -> dict[str, np.ndarray]:
