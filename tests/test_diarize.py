@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlite_utils
 
-from pipeline.bench.diarization import der, read_rttm
+from pipeline.bench.diarization import der, one_voice_oracle, read_rttm
 from pipeline.cli import app
 
 from .conftest import DEMO
@@ -29,6 +29,13 @@ def test_der_follows_the_standard_definition():
     assert confused["confusion"] == pytest.approx(0.5, abs=0.02)
     # The 0.25 s collar forgives a boundary placed a little late.
     assert der(reference, [(0.0, 10.2, "x"), (10.2, 20.0, "y")])["der"] == 0.0
+
+
+def test_one_voice_at_a_time_misses_exactly_the_overlapped_speech():
+    reference = [(0.0, 10.0, "a"), (5.0, 15.0, "b")]  # 5 of 20 speaker-seconds overlap
+    oracle = der(reference, one_voice_oracle(reference))
+    assert oracle["der"] == oracle["miss"] == pytest.approx(0.25, abs=0.02)
+    assert der(reference[:1], one_voice_oracle(reference[:1]))["der"] == 0.0
 
 
 def test_demo_episode_with_three_voices_is_diarized_accurately(encoder):
