@@ -592,9 +592,11 @@ def _introduced(text: str) -> Iterator[tuple[str, str]]:
 def self_introductions(text: str) -> Iterable[tuple[str, str]]:
     """(name, role) for "I'm ...": the guest, unless the speaker introduces someone
     else as today's guest ("I'm Tessa. This week we're with Marguerite ...")."""
+    names = [_trim(match.group("name")) for match in _names(SELF_INTRODUCTION, text)]
+    if not names:
+        return  # the usual case: skip looking for guests
     guests = [name for name, role in _introduced(text) if role == GUEST]
-    for match in _names(SELF_INTRODUCTION, text):
-        name = _trim(match.group("name"))
+    for name in names:
         hosting = any(not same_person(name, guest) for guest in guests)
         yield name, HOST if hosting else GUEST
 
