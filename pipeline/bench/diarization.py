@@ -92,15 +92,13 @@ def one_voice_oracle(reference: list[tuple[float, float, str]]) -> list[tuple[fl
     labelling one voice at a time (ours included) can score where people talk at once."""
     length = int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1
     frames = _frames(reference, length)
+    taken = np.zeros(length, bool)
     turns: list[tuple[float, float, str]] = []
-    for frame in range(length):
-        speaker = next((name for name in sorted(frames) if frames[name][frame]), None)
-        if speaker is None:
-            continue
-        if turns and turns[-1][2] == speaker and abs(turns[-1][1] - frame * STEP) < STEP / 2:
-            turns[-1] = (turns[-1][0], (frame + 1) * STEP, speaker)
-        else:
-            turns.append((frame * STEP, (frame + 1) * STEP, speaker))
+    for name in sorted(frames):
+        own = frames[name] & ~taken  # where an earlier speaker talks too, they keep it
+        taken |= own
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], own.astype(np.int8), [0]])))
+        turns += [(a * STEP, b * STEP, name) for a, b in zip(edges[::2], edges[1::2], strict=True)]
     return turns
 
 
