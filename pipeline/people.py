@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 HOST, GUEST, MENTIONED = "host", "guest", "mentioned"
 RANK = {HOST: 0, GUEST: 1, MENTIONED: 2}
+WRITTEN = {"feed", "show-notes"}  # sources whose spelling beats speech recognition's
 
 # Common English nicknames, so "Tony Belgrave" and "Antonio Belgrave" meet.
 NICKNAMES = {
@@ -466,9 +467,24 @@ def same_person(a: str, b: str) -> bool:
     if wa == wb:
         return True
     if len(wa) > 1 and len(wb) > 1:
-        return wa[-1] == wb[-1] and _first_names_agree(wa[0], wb[0])
+        return _surnames_agree(wa[-1], wb[-1]) and _first_names_agree(wa[0], wb[0])
     short, full = (wa, wb) if len(wa) == 1 else (wb, wa)
-    return _first_names_agree(short[0], full[0]) or (len(full) > 1 and short[0] == full[-1])
+    return _first_names_agree(short[0], full[0]) or (
+        len(full) > 1 and _surnames_agree(short[0], full[-1])
+    )
+
+
+def _surnames_agree(a: str, b: str) -> bool:
+    """Equal, or one letter apart in a long surname: speech recognition spells names by
+    ear ("Robert Kelly" in the audio of show notes' "Kelley")."""
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 5 or a[0] != b[0] or abs(len(a) - len(b)) > 1:
+        return False
+    short, long = sorted((a, b), key=len)
+    if len(short) == len(long):
+        return sum(x != y for x, y in zip(short, long)) == 1
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _first_names_agree(a: str, b: str) -> bool:
@@ -514,7 +530,7 @@ class Roster:
             self.people.append(person)
         elif len(name.split()) > len(person.name.split()) and not aliases:
             person.aliases.add(person.name)
-            person.name = name
+            person.name = _as_written(name, person, source)
         person.aliases |= aliases
         if name != person.name:
             person.aliases.add(name)
@@ -557,6 +573,17 @@ class Roster:
         """The one person these names fit; None when none or several do (ambiguous)."""
         fits = self._fits(*names)
         return fits[0] if len(fits) == 1 else None
+
+
+def _as_written(name: str, person: Person, source: str) -> str:
+    """A fuller name heard in the audio keeps the surname as the feed or show notes
+    spell it: "Robert Kelly" said, "Kelley" written, gives "Robert Kelley"."""
+    written, words = person.name.split()[-1], name.split()
+    if source in WRITTEN or not person.sources & WRITTEN or written == words[-1]:
+        return name
+    if not _surnames_agree(written.lower(), words[-1].lower()):
+        return name  # matched by first name ("Dana" written, "Dana Whitfield" heard)
+    return " ".join([*words[:-1], written])
 
 
 def feed_role(role: str | None) -> str:

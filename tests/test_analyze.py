@@ -226,6 +226,9 @@ def test_people_command_lists_hosts_and_guests_with_roles(runner, demo_db):
     )
     for guest in ("Priya Shah", "Marcus Hale", "Grace Walker"):
         assert rows[guest]["guest"] == 1
+    # The show notes' "Kelley" and Whisper's "Robert Kelly" are one author, spelt as written.
+    assert rows["Robert Kelley"]["mentioned"] == 1
+    assert not {"Kelley", "Robert Kelly"} & rows.keys()
 
 
 def test_analysis_records_its_provenance(demo_db):

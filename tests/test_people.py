@@ -108,6 +108,8 @@ def test_a_lone_word_like_will_is_a_name_once_someone_is_introduced_by_it():
         ("Holm", "Greta Holm"),  # lone surname ("Mr Holm")
         ("Ben Kessler", "Benedikt Kessler"),  # clipped first name
         ("greta holm", "Greta Holm"),
+        ("Kelley", "Robert Kelly"),  # a surname spelt by ear
+        ("Robert Kelley", "Robert Kelly"),
     ],
 )
 def test_same_person_matches_spelling_variants(a: str, b: str):
@@ -122,6 +124,9 @@ def test_same_person_matches_spelling_variants(a: str, b: str):
         ("Dan Whitby", "Dana Whitby"),  # one letter apart is another name, not a clipping
         ("Tony", "Greta Holm"),
         ("", "Greta Holm"),
+        ("Dana Whitby", "Dana Whitney"),  # two letters apart
+        ("Sam Hale", "Sam Hall"),  # short surnames: one letter is another family
+        ("Kelley", "Robert Belley"),  # a different first letter
     ],
 )
 def test_same_person_keeps_different_people_apart(a: str, b: str):
@@ -157,6 +162,14 @@ def test_roster_upgrades_a_short_name_to_the_fuller_one():
     roster.add("Keller", role=MENTIONED, source="transcript")
     roster.add("Rosa Keller", source="transcript")
     assert [p.name for p in roster.people] == ["Rosa Keller"]
+
+
+def test_roster_keeps_the_written_spelling_of_a_surname_heard_in_the_audio():
+    roster = Roster()
+    roster.add("Kelley", role=MENTIONED, source="show-notes")
+    roster.add("Robert Kelly", source="transcript")
+    assert [p.name for p in roster.people] == ["Robert Kelley"]
+    assert {"Kelley", "Robert Kelly"} <= roster.people[0].aliases
 
 
 def test_roster_leaves_an_ambiguous_lone_first_name_unassigned():
