@@ -483,7 +483,7 @@ def _surnames_agree(a: str, b: str) -> bool:
         return False
     short, long = sorted((a, b), key=len)
     if len(short) == len(long):
-        return sum(x != y for x, y in zip(short, long)) == 1
+        return sum(x != y for x, y in zip(short, long, strict=True)) == 1
     return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
