@@ -20,12 +20,13 @@ import sqlite_utils
 from .codebook import Codebook, load_codebook
 from .db import ANALYSED, TRANSCRIBED, transaction, utcnow
 from .episodes import mark_done, mark_failed, pending
+from .errors import PipelineError
 from .guard import SEARCHABLE
 from .models import Segment, segment_from_row
 from .nlp import Analysis, Analyzer
 from .people import Person, same_person
 from .progress import NullProgress, Progress
-from .search import THEME_TOKEN_SQL
+from .search import THEME_TOKEN_SQL, speaker_role_sql
 
 log = logging.getLogger("pipeline.analyze")
 
@@ -266,6 +267,37 @@ def theme_counts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             """
         )
     )
+
+
+# theme_breakdown's groupings: the speaker's role in the episode, the speaker, or when
+# the episode was published.
+BREAKDOWNS = {
+    "role": f"coalesce({speaker_role_sql('m.episode_id', 'm.speaker')}, 'unattributed')",
+    "speaker": "coalesce(nullif(m.speaker, ''), 'unattributed')",
+    "month": "coalesce(substr(e.published, 1, 7), 'undated')",
+    "year": "coalesce(substr(e.published, 1, 4), 'undated')",
+}
+
+
+def theme_breakdown(db: sqlite_utils.Database, by: str) -> list[dict[str, Any]]:
+    """Mentions of each theme per speaker role (who raised it: host or guest?), per
+    speaker, or per month or year (how it changed). Themes with most mentions first;
+    by time, in time order."""
+    if by not in BREAKDOWNS:
+        raise PipelineError(f"Cannot break themes down by {by!r}: use {', '.join(BREAKDOWNS)}.")
+    order = (
+        f"{by}, mentions desc, theme"
+        if by in ("month", "year")
+        else "sum(count(*)) over (partition by m.theme_id) desc, theme, mentions desc"
+    )
+    sql = f"""
+        select m.theme_id as theme, {BREAKDOWNS[by]} as {by}, count(*) as mentions,
+               count(distinct m.episode_id) as episodes
+        from theme_mentions m join episodes e on e.id = m.episode_id
+        group by m.theme_id, {by}
+        order by {order}
+    """
+    return list(db.query(sql))
 
 
 def people_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -624,18 +625,46 @@ def _read_text(path: Path) -> str:
         raise PipelineError(f"Cannot read {path}: {exc.strerror}.") from exc
 
 
+class Breakdown(StrEnum):
+    role = "role"
+    speaker = "speaker"
+    month = "month"
+    year = "year"
+
+
+class Role(StrEnum):
+    host = "host"
+    guest = "guest"
+
+
 @app.command()
 @handle_errors
-def themes(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def themes(
+    ctx: typer.Context,
+    by: Annotated[
+        Breakdown | None,
+        typer.Option(
+            help="Break the counts down by who said it (their role, host or guest; or the "
+            "speaker) or by when (month or year of publication).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Themes with their mention and episode counts, keyword and semantic hits apart."""
-    from .analyze import theme_counts
+    from .analyze import theme_breakdown, theme_counts
 
+    empty = "No theme mentions yet: run analyze."
+    if by:
+        rows = theme_breakdown(ctx.obj.db, by.value)
+        columns = [by.value, "theme"] if by in ("month", "year") else ["theme", by.value]
+        emit_json(rows) if as_json else print_table(rows, [*columns, "mentions", "episodes"], empty)
+        return
     rows = theme_counts(ctx.obj.db)
     if as_json:
         emit_json(rows)
         return
     columns = ["id", "category", "mentions", "episodes", "keyword", "semantic"]
-    print_table([r for r in rows if r["mentions"]], columns, "No theme mentions yet: run analyze.")
+    print_table([r for r in rows if r["mentions"]], columns, empty)
 
 
 @app.command()
@@ -667,6 +696,9 @@ def search_command(
     ] = None,
     theme: Annotated[str | None, typer.Option(help="Only segments tagged with this theme.")] = None,
     person: Annotated[str | None, typer.Option(help="Only what this person said.")] = None,
+    role: Annotated[
+        Role | None, typer.Option(help="Only what the episode's host, or a guest, said.")
+    ] = None,
     feed: Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
@@ -676,7 +708,14 @@ def search_command(
     """Search every transcript; each hit links to the moment it was said."""
     from .search import HIGHLIGHT, Filters, search
 
-    filters = Filters(theme=theme, person=person, feed=feed, since=since, until=until)
+    filters = Filters(
+        theme=theme,
+        person=person,
+        role=role.value if role else None,
+        feed=feed,
+        since=since,
+        until=until,
+    )
     hits = search(ctx.obj.db, query, filters, limit)
     if as_json:
         for hit in hits:
@@ -684,7 +723,7 @@ def search_command(
         emit_json(hits)
         return
     if not hits:
-        err.print(f"No results for {query or theme!r}.", markup=False)
+        err.print("No results.", markup=False)
         return
     for hit in hits:
         out.print(format_hit(hit, HIGHLIGHT))

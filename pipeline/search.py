@@ -30,6 +30,7 @@ class SearchError(PipelineError):
 class Filters:
     theme: str | None = None
     person: str | None = None
+    role: str | None = None  # host or guest: said by the episode's host or a guest
     feed: str | None = None
     since: str | None = None
     until: str | None = None
@@ -75,6 +76,15 @@ def search(
         return _ranked(db, plain, filters, limit)
 
 
+def speaker_role_sql(episode: str, speaker: str) -> str:
+    """SQL for the role (host, guest, mentioned) of the person a speaker label names in
+    that episode, by name or alias; null for an unnamed voice ("Speaker 2") or none."""
+    return f"""(select ep.role from episode_people ep join people p on p.id = ep.person_id
+        where ep.episode_id = {episode}
+          and ({speaker} = p.name or {speaker} in (select value from json_each(p.aliases)))
+        order by ep.role = 'mentioned', ep.role = 'guest' limit 1)"""
+
+
 def theme_token(theme: str) -> str:
     """How a theme id is written in the FTS index's themes column: one token."""
     return theme.lower().replace("-", "")
@@ -99,6 +109,9 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
         clauses.append(_person_clause())
         params["person"] = filters.person
         params["person_like"] = f'%"{filters.person}"%'
+    if filters.role:
+        clauses.append(f"{speaker_role_sql('s.episode_id', 's.speaker')} = :role")
+        params["role"] = filters.role
     return " and ".join(clauses) or "1"
 
 

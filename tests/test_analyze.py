@@ -215,6 +215,31 @@ def test_themes_command_counts_mentions_per_theme(runner, demo_db):
     assert all(r["keyword"] + r["semantic"] == r["mentions"] for r in rows if r["mentions"])
 
 
+def test_themes_by_role_says_whether_the_host_or_a_guest_raised_each_theme(runner, demo_db):
+    def themes(*options):
+        result = runner.invoke(app, ["--db", str(demo_db), "themes", *options, "--json"])
+        return json.loads(result.stdout)
+
+    totals = {r["id"]: r["mentions"] for r in themes()}
+    by_role = themes("--by", "role")
+    for theme, total in totals.items():
+        assert sum(r["mentions"] for r in by_role if r["theme"] == theme) == total
+    # Dana Whitfield hosts every demo episode: the host's share is exactly her lines.
+    dana = dict(
+        sqlite_utils.Database(demo_db)
+        .execute(
+            "select theme_id, count(*) from theme_mentions"
+            " where speaker = 'Dana Whitfield' group by theme_id"
+        )
+        .fetchall()
+    )
+    assert {r["theme"]: r["mentions"] for r in by_role if r["role"] == "host"} == dana
+    assert {r["role"] for r in by_role} == {"host", "guest"}  # every line has a named speaker
+    by_year = themes("--by", "year")
+    assert {r["year"] for r in by_year} == {"2025", "2026"}
+    assert sum(r["mentions"] for r in by_year) == sum(totals.values())
+
+
 def test_people_command_lists_hosts_and_guests_with_roles(runner, demo_db):
     rows = {
         r["name"]: r

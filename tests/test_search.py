@@ -5,8 +5,9 @@ import json
 import pytest
 
 from pipeline import db as dbmod
-from pipeline.analyze import sync_segment_themes
+from pipeline.analyze import sync_segment_themes, theme_breakdown
 from pipeline.cli import app
+from pipeline.errors import PipelineError
 from pipeline.search import Filters, SearchError, audio_link, clock, search
 
 SEGMENTS = [
@@ -74,6 +75,7 @@ def corpus(db):
             {
                 "episode_id": "e1",
                 "segment_id": ids["People choos"],
+                "speaker": "Ann",
                 "theme_id": "followership",
                 "start_time": 66.0,
                 "method": "keyword",
@@ -81,6 +83,7 @@ def corpus(db):
             {
                 "episode_id": "e1",
                 "segment_id": ids["Her follower"],
+                "speaker": "Bob",
                 "theme_id": "followership",
                 "start_time": 70.5,
                 "method": "keyword",
@@ -88,6 +91,7 @@ def corpus(db):
             {
                 "episode_id": "e2",
                 "segment_id": ids["The team tru"],
+                "speaker": "Cy",
                 "theme_id": "trust",
                 "start_time": 9.0,
                 "method": "keyword",
@@ -149,6 +153,28 @@ def test_person_filter_uses_speakers_and_aliases(corpus):
     # Ann's own lines (speaker "Ann", an alias), and unattributed lines of an episode she
     # hosted; Cy's line in episode 2 is not hers.
     assert sorted(said) == sorted([SEGMENTS[0][2], SEGMENTS[2][2], SEGMENTS[3][2]])
+
+
+def test_role_filter_keeps_what_the_episodes_host_or_a_guest_said(corpus):
+    corpus["people"].insert({"id": 2, "name": "Bob Stone", "aliases": json.dumps(["Bob"])})
+    corpus["episode_people"].insert({"episode_id": "e1", "person_id": 2, "role": "guest"})
+    query = "follow* OR crafting OR trust*"
+    # Ann hosts e1 only: her line in e2 is not a host's; unattributed lines never count.
+    assert texts(search(corpus, query, Filters(role="host"))) == [SEGMENTS[0][2]]
+    assert texts(search(corpus, query, Filters(role="guest"))) == [SEGMENTS[1][2]]
+
+
+def test_theme_breakdown_by_role_and_by_month(corpus):
+    by_role = {(r["theme"], r["role"]): r["mentions"] for r in theme_breakdown(corpus, "role")}
+    assert by_role == {
+        ("followership", "host"): 1,  # Ann, as "Ann", hosting e1
+        ("followership", "unattributed"): 1,  # Bob: nobody the episode names
+        ("trust", "unattributed"): 1,
+    }
+    by_month = [(r["month"], r["theme"], r["mentions"]) for r in theme_breakdown(corpus, "month")]
+    assert by_month == [("2025-01", "followership", 2), ("2025-06", "trust", 1)]
+    with pytest.raises(PipelineError, match="decade"):
+        theme_breakdown(corpus, "decade")
 
 
 def test_feed_and_date_filters(corpus):
