@@ -27,3 +27,4 @@ def test_explore_notebook_runs_against_the_demo(demo_db, monkeypatch):
     )
     assert "#t=" in text  # the search cell printed links to moments
     assert "identity-entrepreneurship" in text or "followership" in text
+    assert "'host'" in text and "'guest'" in text  # who raised each theme, by role
