@@ -281,8 +281,13 @@ BREAKDOWNS = {
 
 def theme_breakdown(db: sqlite_utils.Database, by: str) -> list[dict[str, Any]]:
     """Mentions of each theme per speaker role (who raised it: host or guest?), per
-    speaker, or per month or year (how it changed). Themes with most mentions first;
-    by time, in time order."""
+    speaker, or per month or year (how it changed)."""
+    return list(db.query(breakdown_sql(by)))
+
+
+def breakdown_sql(by: str) -> str:
+    """theme_breakdown's query (Datasette serves it too). Themes with most mentions
+    first; by time, in time order."""
     if by not in BREAKDOWNS:
         raise PipelineError(f"Cannot break themes down by {by!r}: use {', '.join(BREAKDOWNS)}.")
     order = (
@@ -290,14 +295,13 @@ def theme_breakdown(db: sqlite_utils.Database, by: str) -> list[dict[str, Any]]:
         if by in ("month", "year")
         else "sum(count(*)) over (partition by m.theme_id) desc, theme, mentions desc"
     )
-    sql = f"""
+    return f"""
         select m.theme_id as theme, {BREAKDOWNS[by]} as {by}, count(*) as mentions,
                count(distinct m.episode_id) as episodes
         from theme_mentions m join episodes e on e.id = m.episode_id
         group by m.theme_id, {by}
         order by {order}
     """
-    return list(db.query(sql))
 
 
 def people_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:

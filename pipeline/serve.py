@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .analyze import breakdown_sql
 from .errors import PipelineError
 
 log = logging.getLogger("pipeline.serve")
@@ -45,6 +46,12 @@ def metadata_for(db_path: Path) -> dict[str, Any]:
     document["description_html"] = document["description_html"].replace(
         f"/{TEMPLATE_DB}/", f"/{name}/"
     )
+    document["databases"][name]["queries"]["themes_by_role"] = {
+        "title": "Who raised each theme: host or guest",
+        "description": "Mentions of each theme by the speaker's role in that episode "
+        "(the same counts as podinsights themes --by role).",
+        "sql": breakdown_sql("role").strip(),
+    }
     for dashboard in document["plugins"]["datasette-dashboards"].values():
         for chart in dashboard["charts"].values():
             chart["db"] = name

@@ -15,7 +15,13 @@ import pytest
 from .conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-QUERIES = ["search_transcripts", "theme_timeline", "who_talks_about_what", "episodes_by_theme"]
+QUERIES = [
+    "search_transcripts",
+    "theme_timeline",
+    "who_talks_about_what",
+    "themes_by_role",
+    "episodes_by_theme",
+]
 
 
 def free_port() -> int:
@@ -59,6 +65,11 @@ def get_json(site, path, **params):
     return response.json()
 
 
+@pytest.mark.parametrize("query", QUERIES)
+def test_every_canned_query_answers_with_rows(site, query):
+    assert get_json(site, query, q="followership", theme="followership")
+
+
 def test_search_transcripts_query_finds_followership_with_audio_links(site):
     rows = get_json(site, "search_transcripts", q="followership")
     assert rows and all("[[" in r["snippet"] for r in rows)
@@ -75,6 +86,13 @@ def test_who_talks_about_what_lists_hosts_and_guests(site):
     rows = get_json(site, "who_talks_about_what")
     assert {r["role"] for r in rows} == {"host", "guest"}
     assert any(r["person"] == "Dana Whitfield" for r in rows)
+
+
+def test_themes_by_role_counts_what_hosts_and_guests_said(site):
+    rows = get_json(site, "themes_by_role")
+    assert {r["role"] for r in rows} == {"host", "guest"}
+    followership = {r["role"]: r["mentions"] for r in rows if r["theme"] == "followership"}
+    assert followership["host"] > 0 and followership["guest"] > 0
 
 
 def test_episodes_by_theme(site):
