@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlite_utils
 
-from pipeline.bench.diarization import der, one_voice_oracle, read_rttm
+from pipeline.bench.diarization import der, one_voice_oracle, overlap_share, read_rttm
 from pipeline.cli import app
 
 from .conftest import DEMO
@@ -36,6 +36,8 @@ def test_one_voice_at_a_time_misses_exactly_the_overlapped_speech():
     oracle = der(reference, one_voice_oracle(reference))
     assert oracle["der"] == oracle["miss"] == pytest.approx(0.25, abs=0.02)
     assert der(reference[:1], one_voice_oracle(reference[:1]))["der"] == 0.0
+    assert overlap_share(reference) == pytest.approx(5 / 15, abs=0.01)  # 5 of 15 s of speech
+    assert overlap_share(reference, scored=(0.0, 5.0)) == 0.0
 
 
 def test_demo_episode_with_three_voices_is_diarized_accurately(encoder):

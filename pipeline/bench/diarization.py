@@ -102,6 +102,18 @@ def one_voice_oracle(reference: list[tuple[float, float, str]]) -> list[tuple[fl
     return turns
 
 
+def overlap_share(
+    reference: list[tuple[float, float, str]], scored: tuple[float, float] | None = None
+) -> float:
+    """The share of the speech time in which two or more people talk at once."""
+    length = int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1
+    voices = sum(_frames(reference, length).values())
+    if scored:
+        voices = voices[int(scored[0] / STEP) : int(scored[1] / STEP)]
+    speech = np.count_nonzero(voices)
+    return float(np.count_nonzero(voices >= 2) / speech) if speech else 0.0
+
+
 def transcription_cpu_seconds(paths: list[Path], encoder: Any) -> float:
     """CPU seconds the default transcription (tiny.en, faster-whisper) spends on these
     files in this process: the yardstick for what diarization adds. Both models first
@@ -162,6 +174,7 @@ def main(argv: list[str]) -> int:
                 f"{score['false_alarm']:.3f}",
                 f"{score['confusion']:.3f}",
                 f"{found} / {true_count}",
+                f"{overlap_share(reference, scored):.0%}",
                 f"{floor:.3f}",
             ]
         )
@@ -189,6 +202,7 @@ def main(argv: list[str]) -> int:
                     "false alarm",
                     "confusion",
                     "speakers found / true",
+                    "speech with 2+ voices",
                     "best DER with one voice at a time",
                 ],
                 rows,
