@@ -107,7 +107,7 @@ def overlap_share(
 ) -> float:
     """The share of the speech time in which two or more people talk at once."""
     length = int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1
-    voices = sum(_frames(reference, length).values())
+    voices = np.sum(list(_frames(reference, length).values()), axis=0)
     if scored:
         voices = voices[int(scored[0] / STEP) : int(scored[1] / STEP)]
     speech = np.count_nonzero(voices)
