@@ -26,7 +26,7 @@ from .models import Segment, segment_from_row
 from .nlp import Analysis, Analyzer
 from .people import Person, same_person
 from .progress import NullProgress, Progress
-from .search import THEME_TOKEN_SQL, speaker_role_sql
+from .search import THEME_TOKEN_SQL, Filters, check_theme, episode_clauses, speaker_role_sql
 
 log = logging.getLogger("pipeline.analyze")
 
@@ -248,25 +248,41 @@ def update_keyphrase_scores(db: sqlite_utils.Database) -> None:
         )
 
 
-def theme_counts(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            """
-            select t.id, t.label, t.category,
-                   count(m.id) as mentions,
-                   count(distinct m.episode_id) as episodes,
-                   sum(m.method = 'keyword') as keyword,
-                   sum(m.method = 'semantic') as semantic,
-                   min(e.published) as first_published,
-                   max(e.published) as last_published
-            from themes t
-            left join theme_mentions m on m.theme_id = t.id
-            left join episodes e on e.id = m.episode_id
-            group by t.id
-            order by mentions desc, t.id
-            """
-        )
-    )
+def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Every theme with its mentions and episodes, keyword and semantic hits apart."""
+    params: dict[str, Any] = {}
+    check_theme(db, filters.theme if filters else None)
+    where = mention_filter(filters, params)
+    sql = f"""
+        select t.id, t.label, t.category,
+               count(m.id) as mentions,
+               count(distinct m.episode_id) as episodes,
+               sum(m.method = 'keyword') as keyword,
+               sum(m.method = 'semantic') as semantic,
+               min(m.published) as first_published,
+               max(m.published) as last_published
+        from themes t
+        left join (
+            select m.*, e.published from theme_mentions m {MENTION_JOINS} where {where}
+        ) m on m.theme_id = t.id
+        group by t.id
+        order by mentions desc, t.id
+    """
+    return list(db.query(sql, params))
+
+
+MENTION_JOINS = "join episodes e on e.id = m.episode_id join feeds f on f.id = e.feed_id"
+
+
+def mention_filter(filters: Filters | None, params: dict[str, Any]) -> str:
+    """SQL condition on theme mentions (m, with their episode e and feed f): one theme,
+    one show, a date range."""
+    filters = filters or Filters()
+    clauses = episode_clauses(filters, params)
+    if filters.theme:
+        clauses.append("m.theme_id = :theme")
+        params["theme"] = filters.theme
+    return " and ".join(clauses) or "1"
 
 
 # theme_breakdown's groupings: the speaker's role in the episode, the speaker, or when
@@ -279,13 +295,17 @@ BREAKDOWNS = {
 }
 
 
-def theme_breakdown(db: sqlite_utils.Database, by: str) -> list[dict[str, Any]]:
+def theme_breakdown(
+    db: sqlite_utils.Database, by: str, filters: Filters | None = None
+) -> list[dict[str, Any]]:
     """Mentions of each theme per speaker role (who raised it: host or guest?), per
     speaker, or per month or year (how it changed)."""
-    return list(db.query(breakdown_sql(by)))
+    params: dict[str, Any] = {}
+    check_theme(db, filters.theme if filters else None)
+    return list(db.query(breakdown_sql(by, mention_filter(filters, params)), params))
 
 
-def breakdown_sql(by: str) -> str:
+def breakdown_sql(by: str, where: str = "1") -> str:
     """theme_breakdown's query (Datasette serves it too). Themes with most mentions
     first; by time, in time order."""
     if by not in BREAKDOWNS:
@@ -298,7 +318,8 @@ def breakdown_sql(by: str) -> str:
     return f"""
         select m.theme_id as theme, {BREAKDOWNS[by]} as {by}, count(*) as mentions,
                count(distinct m.episode_id) as episodes
-        from theme_mentions m join episodes e on e.id = m.episode_id
+        from theme_mentions m {MENTION_JOINS}
+        where {where}
         group by m.theme_id, {by}
         order by {order}
     """

@@ -60,6 +60,9 @@ CodebookOption = Annotated[
     Path | None, typer.Option("--codebook", help="Theme codebook [default: data/themes.toml].")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
+FeedOption = Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")]
+SinceOption = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
+UntilOption = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
 ModelOption = Annotated[
     str,
@@ -648,18 +651,25 @@ def themes(
             "speaker) or by when (month or year of publication).",
         ),
     ] = None,
+    theme: Annotated[str | None, typer.Option(help="Only this theme.")] = None,
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, keyword and semantic hits apart."""
     from .analyze import theme_breakdown, theme_counts
+    from .search import Filters
 
-    empty = "No theme mentions yet: run analyze."
+    filters = Filters(theme=theme, feed=feed, since=since, until=until)
+    filtered = any((theme, feed, since, until))
+    empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
     if by:
-        rows = theme_breakdown(ctx.obj.db, by.value)
+        rows = theme_breakdown(ctx.obj.db, by.value, filters)
         columns = [by.value, "theme"] if by in ("month", "year") else ["theme", by.value]
         emit_json(rows) if as_json else print_table(rows, [*columns, "mentions", "episodes"], empty)
         return
-    rows = theme_counts(ctx.obj.db)
+    rows = theme_counts(ctx.obj.db, filters)
     if as_json:
         emit_json(rows)
         return
@@ -699,9 +709,9 @@ def search_command(
     role: Annotated[
         Role | None, typer.Option(help="Only what the episode's host, or a guest, said.")
     ] = None,
-    feed: Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
     as_json: JsonOption = False,
 ) -> None:

@@ -61,6 +61,7 @@ def search(
     """Ranked hits for a query (FTS5 syntax, or plain words if it is not valid FTS5);
     with no query, every mention of the --theme, newest first."""
     filters = filters or Filters()
+    check_theme(db, filters.theme)
     if not query or not query.strip():
         if not filters.theme:
             raise SearchError("Give words to search for, or --theme to list a theme's mentions.")
@@ -85,6 +86,13 @@ def speaker_role_sql(episode: str, speaker: str) -> str:
         order by ep.role = 'mentioned', ep.role = 'guest' limit 1)"""
 
 
+def check_theme(db: sqlite_utils.Database, theme: str | None) -> None:
+    """A theme filter must name a theme of the codebook (a typo would find nothing)."""
+    known = {row[0] for row in db.execute("select id from themes")}
+    if theme and known and theme not in known:
+        raise SearchError(f"Unknown theme {theme!r}: `podinsights themes` lists the codebook's.")
+
+
 def theme_token(theme: str) -> str:
     """How a theme id is written in the FTS index's themes column: one token."""
     return theme.lower().replace("-", "")
@@ -104,7 +112,7 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
     if filters.theme and not theme_in_fts:
         clauses.append("s.id in (select segment_id from theme_mentions where theme_id = :theme)")
         params["theme"] = filters.theme
-    clauses += _episode_clauses(filters, params)
+    clauses += episode_clauses(filters, params)
     if filters.person:
         clauses.append(_person_clause())
         params["person"] = filters.person
@@ -115,8 +123,8 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
     return " and ".join(clauses) or "1"
 
 
-def _episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
-    """The filters that keep or drop whole episodes (aliases e and f)."""
+def episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
+    """The filters that keep or drop whole episodes (aliases e and f): show and dates."""
     clauses = []
     if filters.feed:
         clauses.append("(cast(f.id as text) = :feed or f.title like :feed_like or f.url = :feed)")
@@ -135,7 +143,7 @@ def _segment_span(db: sqlite_utils.Database, filters: Filters) -> tuple[int, int
     (None when they keep none). Episodes usually arrive in date order, so the span lets
     FTS5 seek to them instead of reading every newer match first."""
     params: dict[str, Any] = {}
-    where = " and ".join(_episode_clauses(filters, params))
+    where = " and ".join(episode_clauses(filters, params))
     first, last = db.execute(
         "select min((select min(id) from segments where episode_id = e.id)),"
         " max((select max(id) from segments where episode_id = e.id))"

@@ -238,6 +238,10 @@ def test_themes_by_role_says_whether_the_host_or_a_guest_raised_each_theme(runne
     by_year = themes("--by", "year")
     assert {r["year"] for r in by_year} == {"2025", "2026"}
     assert sum(r["mentions"] for r in by_year) == sum(totals.values())
+    by_month = themes("--by", "month", "--theme", "followership")
+    assert {r["theme"] for r in by_month} == {"followership"}
+    assert sum(r["mentions"] for r in by_month) == totals["followership"]
+    assert themes("--since", "2026-01-01")[0]["first_published"].startswith("2026")
 
 
 def test_people_command_lists_hosts_and_guests_with_roles(runner, demo_db):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline import db as dbmod
-from pipeline.analyze import sync_segment_themes, theme_breakdown
+from pipeline.analyze import sync_segment_themes, theme_breakdown, theme_counts
 from pipeline.cli import app
 from pipeline.errors import PipelineError
 from pipeline.search import Filters, SearchError, audio_link, clock, search
@@ -175,6 +175,24 @@ def test_theme_breakdown_by_role_and_by_month(corpus):
     assert by_month == [("2025-01", "followership", 2), ("2025-06", "trust", 1)]
     with pytest.raises(PipelineError, match="decade"):
         theme_breakdown(corpus, "decade")
+
+
+def test_theme_counts_and_breakdowns_take_theme_show_and_date_filters(corpus):
+    since_june = {r["id"]: r["mentions"] for r in theme_counts(corpus, Filters(since="2025-06-01"))}
+    assert since_june["trust"] == 1 and since_june["followership"] == 0
+    trust = theme_breakdown(corpus, "month", Filters(theme="trust"))
+    assert [(r["month"], r["theme"], r["mentions"]) for r in trust] == [("2025-06", "trust", 1)]
+    assert theme_breakdown(corpus, "role", Filters(feed="Nope")) == []
+
+
+def test_an_unknown_theme_is_a_clear_error_not_an_empty_result(corpus):
+    for run in (
+        lambda: search(corpus, "team", Filters(theme="folowership")),
+        lambda: theme_counts(corpus, Filters(theme="folowership")),
+        lambda: theme_breakdown(corpus, "year", Filters(theme="folowership")),
+    ):
+        with pytest.raises(SearchError, match="Unknown theme 'folowership'"):
+            run()
 
 
 def test_feed_and_date_filters(corpus):
