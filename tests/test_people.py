@@ -241,6 +241,8 @@ def test_feed_role_treats_credits_as_mentions():
         "As my co-host Marta Quinlan keeps reminding me, we're over time.",
         "I'm Marta Quinlan, Marty to my mates, and you're listening to Shop Floor Stories.",
         "Evening, listeners, I'm Marta Quinlan.",
+        "This is the Shop Floor weekly review with Marta Quinlan.",
+        "You're listening to Shop Floor Stories with Marta Quinlan.",
     ],
 )
 def test_host_introductions(text: str):
@@ -314,6 +316,21 @@ def test_an_authors_lone_surname_is_found_by_the_wording_around_it(text: str):
     assert roles(text) == {"Albright": MENTIONED}
 
 
+def test_hosted_by_names_the_host_unless_it_is_a_sponsor_read_or_another_event():
+    assert roles("The show is hosted by Marta Quinlan.") == {"Marta Quinlan": HOST}
+    assert roles("This podcast is sponsored and hosted by Buzz Sprout.") == {}
+    assert roles("The awards were hosted by Gwen Albright.") == {}
+
+
+def test_someone_you_called_is_mentioned():
+    assert roles("I called Gwen Albright the next morning.") == {"Gwen Albright": MENTIONED}
+
+
+def test_two_hosts_of_this_is_the_show_with():
+    text = "This is the Shop Floor weekly review with Marta Quinlan and Idris Fenwick."
+    assert roles(text) == {"Marta Quinlan": HOST, "Idris Fenwick": HOST}
+
+
 def test_two_guests_joined_by_and_are_both_guests():
     assert roles("I'm joined by Ana Ruiz and Li Wei.") == {"Ana Ruiz": GUEST, "Li Wei": GUEST}
     text = "I'm joined by two guests today, Ana Ruiz and Li Wei."
@@ -364,6 +381,9 @@ def test_name_ends_before_following_capitalised_words():
         "Everyone, what do you reckon?",
         "I posted the clip on Instagram and nobody watched it.",
         "She was quiet. Never told anyone off, just waited.",  # a sentence-opening adverb
+        "Start with an app called Fountain.",  # "called" names a thing
+        "Someone proposed a new tag called Accepts Guests.",
+        "Wowsers. Good Lord. Anyway.",
     ],
 )
 def test_false_names_are_not_people(text: str):
