@@ -201,9 +201,7 @@ class Analyzer:
         return result
 
     def _people(self, doc: Any, text: str, roster: Roster, source: str) -> None:
-        entities = [
-            e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)
-        ]
+        entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
 
         def recognised(name: str) -> bool:
@@ -307,7 +305,7 @@ def noun_phrases(doc: Any) -> Iterable[str]:
 
 
 def _names_a_thing(doc: Any, entity: Any) -> bool:
-    """"an app called Fountain", "a product named Ready Brek": after "called", a name
+    """ "an app called Fountain", "a product named Ready Brek": after "called", a name
     is a thing's, unless "called" describes a person ("a guy called Sam")."""
     if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
         return False
