@@ -285,6 +285,8 @@ def mention_filter(filters: Filters | None, params: dict[str, Any]) -> str:
     return " and ".join(clauses) or "1"
 
 
+BY_TIME = ("month", "year")  # breakdowns that read as a timeline, in time order
+
 # theme_breakdown's groupings: the speaker's role in the episode, the speaker, or when
 # the episode was published.
 BREAKDOWNS = {
@@ -325,7 +327,7 @@ def breakdown_sql(by: str, where: str = "1") -> str:
         raise PipelineError(f"Cannot break themes down by {by!r}: use {', '.join(BREAKDOWNS)}.")
     order = (
         f"{by}, mentions desc, theme"
-        if by in ("month", "year")
+        if by in BY_TIME
         else "sum(count(*)) over (partition by m.theme_id) desc, theme, mentions desc"
     )
     roles = by == "role"

@@ -658,7 +658,7 @@ def themes(
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, keyword and semantic hits apart."""
-    from .analyze import theme_breakdown, theme_counts
+    from .analyze import BY_TIME, theme_breakdown, theme_counts
     from .search import Filters
 
     filters = Filters(theme=theme, feed=feed, since=since, until=until)
@@ -666,7 +666,7 @@ def themes(
     empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
     if by:
         rows = theme_breakdown(ctx.obj.db, by.value, filters)
-        columns = [by.value, "theme"] if by in ("month", "year") else ["theme", by.value]
+        columns = [by.value, "theme"] if by in BY_TIME else ["theme", by.value]
         emit_json(rows) if as_json else print_table(rows, [*columns, "mentions", "episodes"], empty)
         return
     rows = theme_counts(ctx.obj.db, filters)

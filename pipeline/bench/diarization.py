@@ -87,12 +87,16 @@ def der(
     }
 
 
+def _reference_frames(reference: list[tuple[float, float, str]]) -> dict[str, np.ndarray]:
+    """Each speaker's active frames, from 0 to the reference's last turn."""
+    return _frames(reference, int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1)
+
+
 def one_voice_oracle(reference: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
     """The reference itself, cut to one speaker per moment: the best that any system
     labelling one voice at a time (ours included) can score where people talk at once."""
-    length = int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1
-    frames = _frames(reference, length)
-    taken = np.zeros(length, bool)
+    frames = _reference_frames(reference)
+    taken = np.zeros(len(next(iter(frames.values()))), bool)
     turns: list[tuple[float, float, str]] = []
     for name in sorted(frames):
         own = frames[name] & ~taken  # where an earlier speaker talks too, they keep it
@@ -106,8 +110,7 @@ def overlap_share(
     reference: list[tuple[float, float, str]], scored: tuple[float, float] | None = None
 ) -> float:
     """The share of the speech time in which two or more people talk at once."""
-    length = int(np.ceil(max(e for _, e, _ in reference) / STEP)) + 1
-    voices = np.sum(list(_frames(reference, length).values()), axis=0)
+    voices = np.sum(list(_reference_frames(reference).values()), axis=0)
     if scored:
         voices = voices[int(scored[0] / STEP) : int(scored[1] / STEP)]
     speech = np.count_nonzero(voices)
