@@ -252,7 +252,7 @@ MENTION_JOINS = "join episodes e on e.id = m.episode_id join feeds f on f.id = e
 
 
 def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Every theme with its mentions and episodes, keyword and semantic hits apart."""
+    """Every theme with its mentions and episodes, and how many each method found."""
     params: dict[str, Any] = {}
     check_theme(db, filters.theme if filters else None)
     where = mention_filter(filters, params)
@@ -261,6 +261,7 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
                count(m.id) as mentions,
                count(distinct m.episode_id) as episodes,
                sum(m.method = 'keyword') as keyword,
+               sum(m.method = 'classifier') as classifier,
                sum(m.method = 'semantic') as semantic,
                min(m.published) as first_published,
                max(m.published) as last_published

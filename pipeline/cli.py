@@ -621,6 +621,34 @@ def analyze_text(
     print_table(result["people"], ["name", "role", "mentions"], "No people found.")
 
 
+@app.command("train-classifier")
+@handle_errors
+def train_classifier_command(
+    training: Annotated[Path, typer.Option(help="Folder of labelled passages (*.jsonl).")] = Path(
+        "data/training"
+    ),
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="Labelled passages to set its threshold on (default: tests/eval dev)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write it (default: the codebook's classifier).")
+    ] = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """Retrain the theme classifier after editing the codebook or the training passages."""
+    from .classify import retrain
+    from .codebook import load_codebook
+
+    classifier = retrain(
+        load_codebook(codebook), training=training, calibration=calibration, output=output
+    )
+    err.print(
+        f"Trained on {len(classifier.vocabulary)} words and pairs for {len(classifier.themes)}"
+        f" themes; threshold {classifier.threshold}."
+    )
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
@@ -657,7 +685,7 @@ def themes(
     until: UntilOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Themes with their mention and episode counts, keyword and semantic hits apart."""
+    """Themes with their mention and episode counts, by how each was found."""
     from .analyze import BY_TIME, theme_breakdown, theme_counts
     from .search import Filters
 
@@ -673,7 +701,7 @@ def themes(
     if as_json:
         emit_json(rows)
         return
-    columns = ["id", "category", "mentions", "episodes", "keyword", "semantic"]
+    columns = ["id", "category", "mentions", "episodes", "keyword", "classifier", "semantic"]
     print_table([r for r in rows if r["mentions"]], columns, empty)
 
 

