@@ -144,7 +144,7 @@ def save_classifier(classifier: ThemeClassifier, path: Path) -> None:
 
 def load_training(directory: Path = TRAINING) -> list[dict[str, Any]]:
     """Every labelled passage in the directory's *.jsonl files."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.jsonl")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
@@ -182,9 +182,10 @@ def retrain(
     if not semantic.available():
         raise ClassifierError("Training needs the extra: pip install 'podinsights[semantic]'.")
     target = output or codebook.classifier or codebook.path.parent / DEFAULT_FILE
+    rows = load_training(training)
     passages = load_eval(calibration) if calibration else split(load_eval(), "dev")
     analyzer = Analyzer(replace(codebook, classifier=None), use_semantic=True)
-    classifier = train_classifier(load_training(training), analyzer, passages)
+    classifier = train_classifier(rows, analyzer, passages)
     save_classifier(classifier, target)
     log.info("wrote %s", target)
     return classifier

@@ -297,6 +297,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX segments_episode ON segments(episode_id);
     """,
+    # 7: which trained theme classifier (its training data's hash) an analysis used.
+    """
+    ALTER TABLE analyses ADD COLUMN classifier TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,210 @@
+"""The theme classifier: its file, how analysis uses it, retraining it, and its quality."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pipeline import semantic
+from pipeline.classify import (
+    ClassifierError,
+    ThemeClassifier,
+    load_classifier,
+    load_training,
+    save_classifier,
+    training_hash,
+)
+from pipeline.cli import app
+from pipeline.codebook import CodebookError, load_codebook
+from pipeline.nlp import CLASSIFIER, AnalysisError, Analyzer
+
+from .conftest import ROOT
+
+CODEBOOK = ROOT / "data" / "themes.toml"
+needs_semantic = pytest.mark.skipif(not semantic.available(), reason="needs [semantic]")
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer(use_semantic=True) if semantic.available() else None
+
+
+def tiny_classifier(**changes) -> ThemeClassifier:
+    rng = np.random.default_rng(7)
+    fields = dict(
+        themes=["trust", "creativity", "confidence"],
+        vocabulary={"trust": 0, "idea": 1, "trust me": 2},
+        idf=np.array([1.5, 2.0, 3.0], np.float32),
+        weights=rng.normal(size=(4 + 3 + 3, 3)).astype(np.float32),
+        bias=np.zeros(3, np.float32),
+        threshold=0.5,
+        embedding_model="all-MiniLM-L6-v2",
+        training_hash="abc",
+    )
+    return ThemeClassifier(**{**fields, **changes})
+
+
+def test_classifier_file_round_trips_and_scores_the_same(tmp_path):
+    classifier = tiny_classifier()
+    path = tmp_path / "c.npz"
+    save_classifier(classifier, path)
+    loaded = load_classifier(path)
+    vectors = np.eye(2, 4, dtype=np.float32)
+    args = (vectors, [{"trust"}, set()], ["Trust me, trust me.", "An idea"])
+    assert np.allclose(loaded.probabilities(*args), classifier.probabilities(*args))
+    assert loaded.themes == classifier.themes and loaded.vocabulary == classifier.vocabulary
+
+
+def test_classifier_accepts_at_most_top_k_themes_above_its_threshold():
+    classifier = tiny_classifier(top_k=2, threshold=0.5)
+    probabilities = np.array([[0.9, 0.8, 0.7], [0.4, 0.6, 0.1]])
+    assert classifier.accepted(probabilities).tolist() == [
+        [True, True, False],
+        [False, True, False],
+    ]
+
+
+def test_a_file_that_is_not_a_classifier_gets_a_clear_error(tmp_path):
+    path = tmp_path / "c.npz"
+    path.write_text("not numpy")
+    with pytest.raises(ClassifierError, match="is not a theme classifier"):
+        load_classifier(path)
+
+
+def test_a_bad_training_line_is_named(tmp_path):
+    (tmp_path / "trust.jsonl").write_text('{"text": "x", "themes": []}\n{"text": "y"}\n')
+    with pytest.raises(ClassifierError, match="trust.jsonl line 2"):
+        load_training(tmp_path)
+
+
+def test_shipped_classifier_was_trained_on_the_shipped_passages_and_codebook():
+    """Editing data/training/ or the theme list without retraining fails here."""
+    codebook = load_codebook()
+    classifier = load_classifier(codebook.classifier)
+    assert classifier.training_hash == training_hash(load_training())
+    assert classifier.themes == [t.id for t in codebook.themes]
+
+
+def test_codebook_names_a_missing_classifier(tmp_path):
+    copy = tmp_path / "themes.toml"
+    copy.write_text(CODEBOOK.read_text().replace("theme-classifier.npz", "nope.npz"))
+    with pytest.raises(CodebookError, match="nope.npz"):
+        load_codebook(copy)
+
+
+def test_a_retrained_classifier_changes_the_codebook_hash(tmp_path):
+    """So the next run re-analyses every episode with it."""
+    copy = tmp_path / "themes.toml"
+    shutil.copy(CODEBOOK, copy)
+    before = load_codebook(copy)
+    assert before.classifier == ROOT / "data" / "theme-classifier.npz"  # found in data/
+    classifier = load_classifier(before.classifier)
+    classifier.threshold = 0.99
+    save_classifier(classifier, tmp_path / "theme-classifier.npz")
+    after = load_codebook(copy)
+    assert after.classifier == tmp_path / "theme-classifier.npz"  # beside the codebook wins
+    assert after.digest != before.digest
+
+
+@needs_semantic
+def test_a_classifier_trained_on_other_embeddings_is_refused(tmp_path):
+    copy = tmp_path / "themes.toml"
+    shutil.copy(CODEBOOK, copy)
+    save_classifier(
+        tiny_classifier(embedding_model="other-model"), tmp_path / "theme-classifier.npz"
+    )
+    with pytest.raises(AnalysisError, match="other-model"):
+        Analyzer(load_codebook(copy), use_semantic=True)
+
+
+@needs_semantic
+def test_classifier_finds_a_theme_said_in_other_words(analyzer):
+    result = analyzer.analyze_text(
+        "On exercise she always ate last, after every single private in the platoon had been fed."
+    )
+    found = {m.theme: m for m in result.mentions}
+    assert found["servant-leadership"].method == CLASSIFIER
+    assert 0.5 < found["servant-leadership"].score <= 1.0
+
+
+@needs_semantic
+def test_classifier_drops_keyword_hits_on_false_friends(analyzer):
+    keyword_only = Analyzer(analyzer.codebook, use_semantic=False)
+    for text, theme in [
+        (
+            "I had to transform the spreadsheet into a pivot table before the call.",
+            "change-and-reinvention",
+        ),
+        (
+            "My nephew is a proper extrovert, he'll talk to anyone at a wedding.",
+            "charismatic-leadership",
+        ),
+    ]:
+        assert theme in {m.theme for m in keyword_only.analyze_text(text).mentions}
+        assert theme not in {m.theme for m in analyzer.analyze_text(text).mentions}
+
+
+@needs_semantic
+def test_train_classifier_command_writes_a_classifier_analysis_can_use(runner, tmp_path):
+    training = tmp_path / "training"
+    training.mkdir()
+    for name in ("followership.jsonl", "no-theme.jsonl"):
+        shutil.copy(ROOT / "data" / "training" / name, training / name)
+    calibration = tmp_path / "calibration.jsonl"
+    calibration.write_text(
+        "\n".join(
+            json.dumps(p)
+            for p in [
+                {
+                    "text": "Why do people choose to follow one manager and not another?",
+                    "themes": ["followership"],
+                },
+                {"text": "Follow the signs to the car park at the back.", "themes": []},
+            ]
+        )
+    )
+    output = tmp_path / "theme-classifier.npz"
+    result = runner.invoke(
+        app,
+        [
+            "train-classifier",
+            "--training",
+            str(training),
+            "--calibration",
+            str(calibration),
+            "--output",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    classifier = load_classifier(output)
+    assert classifier.training_hash == training_hash(load_training(training))
+    copy = tmp_path / "themes.toml"
+    shutil.copy(CODEBOOK, copy)
+    themes = {
+        m.theme
+        for m in Analyzer(load_codebook(copy), use_semantic=True)
+        .analyze_text("Nobody stood behind him when it mattered; the team simply went elsewhere.")
+        .mentions
+    }
+    assert "followership" in themes
+
+
+def test_train_classifier_command_reports_a_missing_training_folder(runner, tmp_path):
+    result = runner.invoke(app, ["train-classifier", "--training", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "No labelled passages" in result.stderr or "[semantic]" in result.stderr
+
+
+@needs_semantic
+def test_classifier_quality_on_the_held_out_passages_does_not_regress(analyzer):
+    """A little under the figures in docs/benchmarks.md (test split: never trained or
+    calibrated on)."""
+    from pipeline.bench.themes import evaluate
+
+    test = evaluate(analyzer)["parts"]["test"]
+    precision, recall, f1 = test["combined"].prf()
+    assert precision >= 0.85 and recall >= 0.72 and f1 >= 0.78, (precision, recall, f1)
