@@ -263,7 +263,9 @@ class Analyzer:
             for index, column in zip(*np.nonzero(accepted), strict=True):
                 theme = self.classifier.themes[column]
                 if theme in decided and theme not in keyword_hits[index]:
-                    hits.append((index, theme, CLASSIFIER, probabilities[index, column]))
+                    hits.append(
+                        (int(index), theme, CLASSIFIER, float(probabilities[index, column]))
+                    )
             rejected = {
                 (index, theme)
                 for index, themes in enumerate(keyword_hits)
@@ -277,7 +279,7 @@ class Analyzer:
             threshold = self.codebook.threshold(theme)
             for index in np.nonzero(scores[:, column] >= threshold)[0]:
                 if theme.id not in keyword_hits[index]:
-                    hits.append((index, theme.id, SEMANTIC, scores[index, column]))
+                    hits.append((int(index), theme.id, SEMANTIC, float(scores[index, column])))
         mentions = [
             ThemeMention(
                 theme,

@@ -29,6 +29,16 @@ PEOPLE_CAVEAT = (
     " revision, on test: person-name F1 0.911, role accuracy 0.694."
 )
 
+CLASSIFIER_NOTE = (
+    "The classifier's 3,035 training passages (data/training/) were written for it on"
+    " 2026-11-27 by writers who read the theme definitions and labelling rules in"
+    " tests/eval/README.md but not the labelled passages. Its threshold is set on dev"
+    " alone. Its design (features, regularisation 3, word-feature weight 1.5, two themes"
+    " a segment) was picked from a few neighbouring settings whose test figures were"
+    " also seen: those gave test F1 0.78-0.81 and precision 0.84-0.87, so read the"
+    " test figures below as good to about +-0.02."
+)
+
 
 @dataclass
 class Scores:
@@ -190,6 +200,7 @@ def report(result: dict[str, Any]) -> str:
     lines += [table(header, rows), ""]
     classifier = result["classifier"]
     if classifier:
+        lines += [CLASSIFIER_NOTE, ""]
         lines.append(
             f"Classifier: {len(classifier.themes)} themes, trained on data/training/"
             f" (hash {classifier.training_hash}) over {classifier.embedding_model}"
