@@ -7,8 +7,8 @@ eat"), and prototype similarity alone cannot tell a theme from its neighbours; a
 trained on a few thousand labelled passages, near misses included, does both, and it
 also vetoes keyword hits on false friends the exclusions do not list.
 
-Applying it needs numpy only; training needs scikit-learn, which the ``[semantic]``
-extra brings with sentence-transformers.
+Applying it needs numpy and scipy, training scikit-learn: the ``[semantic]`` extra
+brings all three with sentence-transformers.
 """
 
 from __future__ import annotations
@@ -33,14 +33,17 @@ log = logging.getLogger("pipeline.classify")
 TRAINING = Path(__file__).resolve().parent.parent / "data" / "training"
 DEFAULT_FILE = "theme-classifier.npz"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default, so training and use agree
-# Chosen on the dev half of tests/eval (see docs/benchmarks.md): the regularisation, how
-# much the word features count next to the embedding, and at most two themes a segment.
+# Picked among neighbouring settings on tests/eval (docs/benchmarks.md says how): the
+# regularisation, how much the word features count beside the embedding, and at most
+# two themes a segment.
 REGULARISATION = 3.0
 NGRAM_WEIGHT = 1.5
 TOP_K = 2
 MIN_DOCUMENTS = 2  # a word or pair seen in one training passage only says nothing general
 THRESHOLDS = [round(0.3 + 0.05 * i, 2) for i in range(13)]
 CALIBRATION_PRECISION = 0.88
+# What the classifier file keeps as JSON; the arrays are stored as they are.
+META = ("themes", "threshold", "embedding_model", "training_hash", "top_k", "ngram_weight")
 
 
 class ClassifierError(PipelineError):
@@ -103,33 +106,18 @@ def load_classifier(path: Path) -> ThemeClassifier:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             return ThemeClassifier(
-                themes=meta["themes"],
                 vocabulary={w: i for i, w in enumerate(data["vocabulary"].tolist())},
                 idf=data["idf"],
                 weights=data["weights"],
                 bias=data["bias"],
-                threshold=meta["threshold"],
-                embedding_model=meta["embedding_model"],
-                training_hash=meta["training_hash"],
-                top_k=meta["top_k"],
-                ngram_weight=meta["ngram_weight"],
+                **{k: meta[k] for k in META},
             )
     except (OSError, ValueError, KeyError) as exc:
         raise ClassifierError(f"{path} is not a theme classifier: {exc}.") from exc
 
 
 def save_classifier(classifier: ThemeClassifier, path: Path) -> None:
-    meta = {
-        k: getattr(classifier, k)
-        for k in (
-            "themes",
-            "threshold",
-            "embedding_model",
-            "training_hash",
-            "top_k",
-            "ngram_weight",
-        )
-    }
+    meta = {k: getattr(classifier, k) for k in META}
     words = sorted(classifier.vocabulary, key=classifier.vocabulary.__getitem__)
     with path.open("wb") as out:  # np.savez would add ".npz" to any other name
         np.savez_compressed(

@@ -47,6 +47,7 @@ GENERIC_SPEAKER = re.compile(
     re.I,
 )
 MAX_PHRASE_TOKENS = 4
+Hit = tuple[int, str, str, float]  # segment index, theme, method, score
 
 
 class AnalysisError(PipelineError):
@@ -149,16 +150,16 @@ class Analyzer:
         self.matcher = ThemeMatcher(self.nlp, self.codebook)
         use_semantic = semantic.available() if use_semantic is None else use_semantic
         self.semantic = semantic.SemanticScorer(self.codebook) if use_semantic else None
-        self.classifier = self._classifier() if self.semantic else None
+        self.classifier = self._classifier(self.semantic.name) if self.semantic else None
 
-    def _classifier(self) -> ThemeClassifier | None:
+    def _classifier(self, embedding_model: str) -> ThemeClassifier | None:
         if self.codebook.classifier is None:
             return None
         classifier = load_classifier(self.codebook.classifier)
-        if classifier.embedding_model != self.semantic.name:  # type: ignore[union-attr]
+        if classifier.embedding_model != embedding_model:
             raise AnalysisError(
                 f"{self.codebook.classifier} was trained on {classifier.embedding_model}"
-                f" embeddings, not {self.semantic.name}: retrain it."  # type: ignore[union-attr]
+                f" embeddings, not {embedding_model}: retrain it."
             )
         return classifier
 
@@ -253,33 +254,13 @@ class Analyzer:
             return [], set()
         texts = [s.text for s in segments]
         vectors = self.semantic.embed(texts)
-        hits: list[tuple[int, str, str, float]] = []
+        hits: list[Hit] = []
         rejected: set[tuple[int, str]] = set()
         decided: set[str] = set()
         if self.classifier is not None:
-            probabilities = self.classifier.probabilities(vectors, keyword_hits, texts)
-            accepted = self.classifier.accepted(probabilities)
             decided = set(self.classifier.themes) & set(self.semantic.theme_ids)
-            for index, column in zip(*np.nonzero(accepted), strict=True):
-                theme = self.classifier.themes[column]
-                if theme in decided and theme not in keyword_hits[index]:
-                    hits.append(
-                        (int(index), theme, CLASSIFIER, float(probabilities[index, column]))
-                    )
-            rejected = {
-                (index, theme)
-                for index, themes in enumerate(keyword_hits)
-                for theme in themes & decided
-                if not accepted[index, self.classifier.themes.index(theme)]
-            }
-        scores = self.semantic.scores(vectors)
-        for column, theme in enumerate(self.codebook.themes):
-            if theme.id in decided:
-                continue
-            threshold = self.codebook.threshold(theme)
-            for index in np.nonzero(scores[:, column] >= threshold)[0]:
-                if theme.id not in keyword_hits[index]:
-                    hits.append((int(index), theme.id, SEMANTIC, float(scores[index, column])))
+            hits, rejected = self._classified(vectors, keyword_hits, texts, decided)
+        hits += self._similar(vectors, keyword_hits, decided)
         mentions = [
             ThemeMention(
                 theme,
@@ -288,12 +269,49 @@ class Analyzer:
                 segments[index].end,
                 segments[index].text,
                 method,
-                round(float(score), 4),
+                round(score, 4),
                 segments[index].speaker,
             )
             for index, theme, method, score in hits
         ]
         return mentions, rejected
+
+    def _classified(
+        self,
+        vectors: np.ndarray,
+        keyword_hits: list[set[str]],
+        texts: list[str],
+        decided: set[str],
+    ) -> tuple[list[Hit], set[tuple[int, str]]]:
+        assert self.classifier is not None
+        themes = self.classifier.themes
+        probabilities = self.classifier.probabilities(vectors, keyword_hits, texts)
+        accepted = self.classifier.accepted(probabilities)
+        hits = [
+            (int(index), themes[column], CLASSIFIER, float(probabilities[index, column]))
+            for index, column in zip(*np.nonzero(accepted), strict=True)
+            if themes[column] in decided and themes[column] not in keyword_hits[index]
+        ]
+        rejected = {
+            (index, theme)
+            for index, found in enumerate(keyword_hits)
+            for theme in found & decided
+            if not accepted[index, themes.index(theme)]
+        }
+        return hits, rejected
+
+    def _similar(
+        self, vectors: np.ndarray, keyword_hits: list[set[str]], decided: set[str]
+    ) -> list[Hit]:
+        assert self.semantic is not None
+        scores = self.semantic.scores(vectors)
+        return [
+            (int(index), theme.id, SEMANTIC, float(scores[index, column]))
+            for column, theme in enumerate(self.codebook.themes)
+            if theme.id not in decided
+            for index in np.nonzero(scores[:, column] >= self.codebook.threshold(theme))[0]
+            if theme.id not in keyword_hits[index]
+        ]
 
     def analyze_text(self, text: str) -> Analysis:
         """Any text (one paragraph per segment, untimed): for checking the codebook."""
