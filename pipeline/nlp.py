@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import semantic
-from .classify import ThemeClassifier, load_classifier
+from .classify import MIN_WORDS, ThemeClassifier, load_classifier
 from .codebook import Codebook, load_codebook
 from .errors import PipelineError
 from .models import Segment, Word
@@ -287,14 +287,18 @@ class Analyzer:
         themes = self.classifier.themes
         probabilities = self.classifier.probabilities(vectors, keyword_hits, texts)
         accepted = self.classifier.accepted(probabilities)
+        long_enough = [len(t.split()) >= MIN_WORDS for t in texts]
         hits = [
             (int(index), themes[column], CLASSIFIER, float(probabilities[index, column]))
             for index, column in zip(*np.nonzero(accepted), strict=True)
-            if themes[column] in decided and themes[column] not in keyword_hits[index]
+            if long_enough[index]
+            and themes[column] in decided
+            and themes[column] not in keyword_hits[index]
         ]
         rejected = {
             (index, theme)
             for index, found in enumerate(keyword_hits)
+            if long_enough[index]
             for theme in found & decided
             if not accepted[index, themes.index(theme)]
         }

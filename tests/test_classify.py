@@ -208,3 +208,11 @@ def test_classifier_quality_on_the_held_out_passages_does_not_regress(analyzer):
     test = evaluate(analyzer)["parts"]["test"]
     precision, recall, f1 = test["combined"].prf()
     assert precision >= 0.85 and recall >= 0.72 and f1 >= 0.78, (precision, recall, f1)
+
+
+@needs_semantic
+def test_segments_too_short_to_classify_keep_only_their_keyword_hits(analyzer):
+    """Caption fragments: a lone "people" is about nothing, "Followers matter." still is."""
+    assert analyzer.analyze_text("people").mentions == []
+    found = analyzer.analyze_text("Followers matter.").mentions
+    assert [(m.theme, m.method) for m in found] == [("followership", "keyword")]
