@@ -624,9 +624,9 @@ def analyze_text(
 @app.command("train-classifier")
 @handle_errors
 def train_classifier_command(
-    training: Annotated[Path, typer.Option(help="Folder of labelled passages (*.jsonl).")] = Path(
-        "data/training"
-    ),
+    training: Annotated[
+        Path | None, typer.Option(help="Folder of labelled passages (default: data/training).")
+    ] = None,
     calibration: Annotated[
         Path | None,
         typer.Option(help="Labelled passages to set its threshold on (default: tests/eval dev)."),
@@ -637,11 +637,14 @@ def train_classifier_command(
     codebook: CodebookOption = None,
 ) -> None:
     """Retrain the theme classifier after editing the codebook or the training passages."""
-    from .classify import retrain
+    from .classify import TRAINING, retrain
     from .codebook import load_codebook
 
     classifier = retrain(
-        load_codebook(codebook), training=training, calibration=calibration, output=output
+        load_codebook(codebook),
+        training=training or TRAINING,
+        calibration=calibration,
+        output=output,
     )
     err.print(
         f"Trained on {len(classifier.vocabulary)} words and pairs for {len(classifier.themes)}"
