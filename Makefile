@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m pipeline.bench search
 	$(BIN)/python -m pipeline.bench ingest
 	$(BIN)/python -m pipeline.bench diarization
+	$(BIN)/python -m pipeline.bench loops
 
 fmt: install
 	$(BIN)/ruff check --fix pipeline tests

@@ -260,9 +260,9 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
         select t.id, t.label, t.category,
                count(m.id) as mentions,
                count(distinct m.episode_id) as episodes,
-               sum(m.method = 'keyword') as keyword,
-               sum(m.method = 'classifier') as classifier,
-               sum(m.method = 'semantic') as semantic,
+               coalesce(sum(m.method = 'keyword'), 0) as keyword,
+               coalesce(sum(m.method = 'classifier'), 0) as classifier,
+               coalesce(sum(m.method = 'semantic'), 0) as semantic,
                min(m.published) as first_published,
                max(m.published) as last_published
         from themes t
@@ -349,10 +349,10 @@ def people_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         """
         select p.id, p.name, p.aliases,
                count(ep.episode_id) as episodes,
-               sum(ep.role = 'host') as host,
-               sum(ep.role = 'guest') as guest,
-               sum(ep.role = 'mentioned') as mentioned,
-               sum(ep.mention_count) as mentions
+               coalesce(sum(ep.role = 'host'), 0) as host,
+               coalesce(sum(ep.role = 'guest'), 0) as guest,
+               coalesce(sum(ep.role = 'mentioned'), 0) as mentioned,
+               coalesce(sum(ep.mention_count), 0) as mentions
         from people p join episode_people ep on ep.person_id = p.id
         group by p.id
         order by host desc, guest desc, episodes desc, p.name

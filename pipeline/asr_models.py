@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ log = logging.getLogger("pipeline.asr_models")
 
 DEFAULT_MODEL = "tiny.en"
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+# A Hugging Face repository of CTranslate2 weights, which faster-whisper downloads.
+HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 class ModelError(PipelineError):
@@ -87,13 +90,9 @@ def resolve_model(name: str, cache_dir: Path) -> ResolvedModel:
         if name in installed_models():
             return ResolvedModel(name, locate(cache_dir), "package")
         log.info("%s is not installed; trying a download of %s", " and ".join(modules), name)
-    if name in hub_models():
+    if name in hub_models() or HUB_REPO.match(name):
         return ResolvedModel(name, None, "download")
-    known = sorted(set(PACKAGED) | set(hub_models()))
-    raise ModelError(
-        f"Unknown model {name!r}: use a model folder or one of {', '.join(known)} "
-        f"(installed offline: {', '.join(installed_models())})."
-    )
+    raise _unknown(name)
 
 
 def installed_models() -> list[str]:
@@ -103,3 +102,24 @@ def installed_models() -> list[str]:
         for name, (modules, _) in PACKAGED.items()
         if all(importlib.util.find_spec(module) is not None for module in modules)
     ]
+
+
+def check_model_name(name: str | None) -> str | None:
+    """``name`` if it could resolve (without loading or downloading anything)."""
+    if name and not (
+        name in PACKAGED
+        or name in hub_models()
+        or HUB_REPO.match(name)
+        or Path(name).expanduser().is_dir()
+    ):
+        raise _unknown(name)
+    return name
+
+
+def _unknown(name: str) -> ModelError:
+    known = ", ".join(sorted(set(PACKAGED) | set(hub_models())))
+    return ModelError(
+        f"Unknown model {name!r}: use a model folder, a Hugging Face repository of"
+        f" CTranslate2 weights (Systran/faster-whisper-small) or one of {known}"
+        f" (installed offline: {', '.join(installed_models())})."
+    )

@@ -32,6 +32,7 @@ from . import __version__
 from . import db as dbmod
 from . import episodes as episodes_mod
 from . import feeds as feeds_mod
+from .asr_models import check_model_name
 from .download import download_episodes
 from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
@@ -70,8 +71,27 @@ ModelOption = Annotated[
         "--model", help="Whisper model: tiny.en, base (packaged), another name, or a folder."
     ),
 ]
+FeedModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="Whisper model for this feed's episodes, instead of the run's --model."
+    ),
+]
 BeamOption = Annotated[int, typer.Option(help="Beam size (1 = greedy).")]
 VadOption = Annotated[bool, typer.Option("--vad/--no-vad", help="Skip music and silence.")]
+VocabularyOption = Annotated[
+    bool,
+    typer.Option(
+        "--vocabulary/--no-vocabulary",
+        help="Tell Whisper the episode's names and the codebook's terms (data/vocabulary.txt too).",
+    ),
+]
+RecoverOption = Annotated[
+    bool,
+    typer.Option(
+        "--recover/--no-recover", help="Transcribe again what Whisper looped on or skipped."
+    ),
+]
 
 
 @dataclass
@@ -206,10 +226,24 @@ def progress_bars(
 def feeds_add(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="Feed URL, or path to a local feed file.")],
+    model: FeedModelOption = None,
 ) -> None:
     """Subscribe to a feed (nothing is fetched until `poll` or `ingest`)."""
-    feed = feeds_mod.add_feed(ctx.obj.db, url)
+    feed = feeds_mod.add_feed(ctx.obj.db, url, model=check_model_name(model))
     err.print(f"Subscribed: feed {feed['id']} {feed['url']}", markup=False)
+
+
+@feeds_app.command("set")
+@handle_errors
+def feeds_set(
+    ctx: typer.Context,
+    feed: Annotated[str, typer.Argument(help="Feed id, URL or path.")],
+    model: FeedModelOption = None,
+) -> None:
+    """Change a subscription's settings: `--model base` for a show with hard audio,
+    `--model ""` to go back to the run's model."""
+    row = feeds_mod.set_feed_model(ctx.obj.db, feed, check_model_name(model))
+    err.print(f"Feed {row['id']}: transcribed with {row['model'] or 'the run model'}", markup=False)
 
 
 @feeds_app.command("list")
@@ -220,7 +254,7 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    columns = ["id", "title", "url", "status", "episodes", "polled_at", "last_error"]
+    columns = ["id", "title", "url", "status", "model", "episodes", "polled_at", "last_error"]
     print_table(rows, columns, "No subscriptions: add one with `podinsights feeds add URL`.")
 
 
@@ -333,12 +367,15 @@ def ingest(
         bool, typer.Option(help="Send audio bytes to workers (no shared storage).")
     ] = False,
     codebook: CodebookOption = None,
+    vocabulary: VocabularyOption = True,
+    recover: RecoverOption = True,
 ) -> None:
     """Run every stage, each incremental and overlapping: poll, download, transcribe, analyse."""
     state: State = ctx.obj
     settings = PipelineSettings(
         engine=engine,
         model=model,
+        options=AsrOptions(vocabulary=vocabulary, recover=recover),
         codebook=codebook,
         scheduler=scheduler,
         workers=workers,
@@ -416,12 +453,15 @@ def transcribe(
     ] = False,
     beam_size: BeamOption = AsrOptions.beam_size,
     vad: VadOption = True,
+    vocabulary: VocabularyOption = True,
+    recover: RecoverOption = True,
+    codebook: CodebookOption = None,
 ) -> None:
     """Transcribe downloaded episodes (the publisher's transcript first, else Whisper)."""
     from .transcribe import transcribe_episodes
 
     state: State = ctx.obj
-    options = AsrOptions(beam_size=beam_size, vad=vad)
+    options = AsrOptions(beam_size=beam_size, vad=vad, vocabulary=vocabulary, recover=recover)
     failures = done = 0
     with (
         writer(state, "transcribe"),
@@ -442,6 +482,7 @@ def transcribe(
             force=force,
             force_asr=force_asr,
             progress=bars,
+            codebook=codebook,
         ):
             if result.ok and result.transcript:
                 done += 1
@@ -479,14 +520,23 @@ def transcribe_file_command(
     diarize: Annotated[
         bool, typer.Option("--diarize", help="Label each segment and word with its speaker.")
     ] = False,
+    vocabulary: VocabularyOption = True,
+    term: Annotated[
+        list[str] | None,
+        typer.Option("--term", help="A name or term to expect (repeatable), first in line."),
+    ] = None,
+    recover: RecoverOption = True,
+    codebook: CodebookOption = None,
 ) -> None:
     """Transcribe one file and print its segments (nothing is stored)."""
     from .transcribe import transcribe_file
+    from .vocabulary import transcription_terms, unique
 
     state: State = ctx.obj
     if not audio.is_file():
         raise PipelineError(f"No audio file at {audio}.")
-    options = AsrOptions(beam_size=beam_size, vad=vad)
+    options = AsrOptions(beam_size=beam_size, vad=vad, vocabulary=vocabulary, recover=recover)
+    words = unique([*(term or []), *(transcription_terms(codebook) if vocabulary else [])])
     asr = load_engine(engine, model, state.data_dir / "models", options)
     with progress_bars(
         state,
@@ -498,7 +548,7 @@ def transcribe_file_command(
             from .audio import duration
 
             bars.start("audio", audio.name, duration(audio))
-        transcript = transcribe_file(audio, asr, options, progress=bars)
+        transcript = transcribe_file(audio, asr, options, progress=bars, vocabulary=words)
     if diarize:
         transcript = label_speakers(audio, transcript, asr, options)
     if as_json:

@@ -32,6 +32,8 @@ class Theme:
     patterns: tuple[Any, ...] = ()
     exclude: tuple[Any, ...] = ()  # phrases (str) or token patterns (lists)
     semantic_threshold: float | None = None  # overrides the codebook's for this theme
+    # Names and terms Whisper should expect (pipeline.vocabulary); not used in matching.
+    vocabulary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Codebook:
 
     def threshold(self, theme: Theme) -> float:
         return theme.semantic_threshold or self.semantic_threshold
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return [term for theme in self.themes for term in theme.vocabulary]
 
     def get(self, theme_id: str) -> Theme:
         for theme in self.themes:
@@ -77,7 +83,9 @@ def load_codebook(path: str | Path | None = None, *, validate: bool = True) -> C
     if not isinstance(threshold, int | float) or not 0 < threshold < 1:
         raise CodebookError(f"{path}: semantic_threshold must be a number between 0 and 1.")
     classifier = _classifier_path(document.get("classifier"), path)
-    content = json.dumps([asdict(t) for t in themes] + [threshold], sort_keys=True).encode()
+    # The vocabulary steers transcription, not analysis: editing it re-analyses nothing.
+    matching = [{k: v for k, v in asdict(t).items() if k != "vocabulary"} for t in themes]
+    content = json.dumps(matching + [threshold], sort_keys=True).encode()
     if classifier:  # a retrained classifier re-analyses every episode, as a codebook edit does
         content += classifier.read_bytes()
     digest = hashlib.sha256(content).hexdigest()[:16]
@@ -116,7 +124,7 @@ def _theme(entry: Any, number: int, path: Path, validate: bool) -> Theme:
     unknown = set(entry) - {f for f in Theme.__dataclass_fields__}
     if unknown:
         raise CodebookError(f"{path}: theme {name!r} has unknown key {sorted(unknown)[0]!r}.")
-    for key in ("examples", "phrases"):
+    for key in ("examples", "phrases", "vocabulary"):
         if not all(isinstance(v, str) and v.strip() for v in entry.get(key, [])):
             raise CodebookError(f"{path}: theme {name!r} has an empty or non-text {key} entry.")
     threshold = entry.get("semantic_threshold")
@@ -138,6 +146,7 @@ def _theme(entry: Any, number: int, path: Path, validate: bool) -> Theme:
         patterns=tuple(entry.get("patterns", [])),
         exclude=tuple(entry.get("exclude", [])),
         semantic_threshold=threshold,
+        vocabulary=tuple(entry.get("vocabulary", [])),
     )
 
 

@@ -301,6 +301,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE analyses ADD COLUMN classifier TEXT;
     """,
+    # 8: segments a second decoding recovered (pipeline.recovery); the Whisper model a
+    # feed's episodes are transcribed with, where it is not the run's.
+    """
+    ALTER TABLE segments ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN model TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .asr_models import ResolvedModel, resolve_model
+from .asr_models import ModelError, ResolvedModel, resolve_model
 from .audio import SAMPLE_RATE
 from .errors import PipelineError
 from .models import Segment, Word
@@ -26,6 +26,17 @@ log = logging.getLogger("pipeline.engines")
 
 ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
+# A second decoding of a stretch Whisper got wrong (pipeline.recovery): nothing carried
+# over from earlier text, which is what feeds a loop, and hotter samples when the
+# result is still repetitive or unsure (Whisper's own fallback).
+LOOP_BREAKING = {
+    "condition_on_previous_text": False,
+    "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+}
+
+
+# Silero's defaults are 0.5 and 2 s of silence to end speech.
+STRICT_VAD = {"threshold": 0.6, "min_silence_duration_ms": 500}
 
 
 class EngineError(PipelineError):
@@ -47,6 +58,8 @@ class AsrOptions:
     workers: int = 0  # episodes transcribed at once; 0: one per core (faster-whisper)
     cpu_threads: int = 0  # threads per worker; 0: the cores shared among the workers
     window_seconds: float = 600.0  # audio is decoded and transcribed this much at a time
+    recover: bool = True  # decode again what the guard flags or the decode skipped
+    vocabulary: bool = True  # tell Whisper the episode's names and the codebook's terms
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
 
     def as_dict(self) -> dict[str, Any]:
@@ -78,7 +91,13 @@ class Engine(Protocol):
     model_name: str
     compute_type: str
 
-    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult: ...
+    def transcribe(
+        self, samples: np.ndarray, language: str | None, prompt: str | None = None
+    ) -> WindowResult: ...
+
+    def redecode(
+        self, samples: np.ndarray, language: str | None, prompt: str | None = None
+    ) -> WindowResult: ...
 
 
 def load_engine(name: str, model: str, cache_dir: Path, options: AsrOptions) -> Engine:
@@ -106,14 +125,23 @@ class FasterWhisperEngine:
         self.compute_type = options.compute_type
         self.options = options
         self.english_only = _english_only(model)
-        self.model = faster_whisper.WhisperModel(
-            str(model.path) if model.path else model.name,
-            device="cpu",
-            compute_type=options.compute_type,
-            cpu_threads=options.resolved_threads(self.name),
-            num_workers=options.resolved_workers(self.name),
-            download_root=str(cache_dir) if model.path is None else None,
-        )
+        try:
+            self.model = faster_whisper.WhisperModel(
+                str(model.path) if model.path else model.name,
+                device="cpu",
+                compute_type=options.compute_type,
+                cpu_threads=options.resolved_threads(self.name),
+                num_workers=options.resolved_workers(self.name),
+                download_root=str(cache_dir) if model.path is None else None,
+            )
+        except OSError as exc:  # the hub's errors (no network, no such repository) are
+            if model.path is not None:  # OSErrors; a local folder's are not ours to hide
+                raise
+            raise ModelError(
+                f"The model {model.name!r} could not be downloaded into {cache_dir}"
+                f" ({type(exc).__name__}): check the network, or use tiny.en or base,"
+                " which are installed."
+            ) from exc
         self._local = threading.local()  # one batched pipeline per worker thread
         # Whisper's features are a BLAS product whose last bits depend on the BLAS
         # thread count, and those bits move word timings. One thread everywhere, so an
@@ -129,15 +157,22 @@ class FasterWhisperEngine:
             self._local.pipeline = BatchedInferencePipeline(self.model)
         return self._local.pipeline
 
-    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
+    def _kwargs(self, language: str | None, prompt: str | None) -> dict[str, Any]:
         options = self.options
-        kwargs: dict[str, Any] = {
+        return {
             "language": language or options.language or ("en" if self.english_only else None),
             "beam_size": options.beam_size,
             "word_timestamps": options.word_timestamps,
             "vad_filter": options.vad,
+            **({"hotwords": prompt} if prompt else {}),
             **options.extra,
         }
+
+    def transcribe(
+        self, samples: np.ndarray, language: str | None, prompt: str | None = None
+    ) -> WindowResult:
+        options = self.options
+        kwargs = self._kwargs(language, prompt)
         if options.batch_size > 1 and options.vad:
             # Decoding timestamp tokens makes tiny.en skip whole sentences in a
             # 30 s chunk (docs/benchmarks.md), so chunks are decoded as text and
@@ -145,15 +180,33 @@ class FasterWhisperEngine:
             pieces, info = self._batched().transcribe(
                 samples, batch_size=options.batch_size, **kwargs
             )
-            segments = [s for p in pieces for s in split_sentences(_from_faster(p))]
+            segments = [_clean(s) for p in pieces for s in split_sentences(_from_faster(p))]
         else:
             pieces, info = self.model.transcribe(samples, **kwargs)
-            segments = [_from_faster(piece) for piece in pieces]
-        for segment in segments:
-            for word in segment.words:
-                word.word = word.word.strip()
-        speech = info.duration_after_vad if options.vad else info.duration
-        return WindowResult(segments, info.language, info.language_probability, float(speech))
+            segments = [_clean(_from_faster(piece)) for piece in pieces]
+        return _result(segments, info, options.vad)
+
+    def redecode(
+        self, samples: np.ndarray, language: str | None, prompt: str | None = None
+    ) -> WindowResult:
+        """One stretch again, sequentially (with timestamps), with LOOP_BREAKING and a
+        stricter voice detector, so noise between words is not given words."""
+        kwargs = {**self._kwargs(language, prompt), **LOOP_BREAKING}
+        if self.options.vad:
+            kwargs["vad_parameters"] = STRICT_VAD
+        pieces, info = self.model.transcribe(samples, **kwargs)
+        return _result([_clean(_from_faster(piece)) for piece in pieces], info, self.options.vad)
+
+
+def _clean(segment: Segment) -> Segment:
+    for word in segment.words:
+        word.word = word.word.strip()
+    return segment
+
+
+def _result(segments: list[Segment], info: Any, vad: bool) -> WindowResult:
+    speech = info.duration_after_vad if vad else info.duration
+    return WindowResult(segments, info.language, info.language_probability, float(speech))
 
 
 SENTENCE_END = (".", "?", "!")
@@ -253,7 +306,13 @@ class OpenAIWhisperEngine:
 
             torch.set_num_threads(options.resolved_threads(self.name))
 
-    def transcribe(self, samples: np.ndarray, language: str | None) -> WindowResult:
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        prompt: str | None = None,
+        **decoding: Any,
+    ) -> WindowResult:
         speech, restore = _speech_only(samples) if self.options.vad else (samples, None)
         if speech.size == 0:
             return WindowResult([], language, None, 0.0)
@@ -264,13 +323,20 @@ class OpenAIWhisperEngine:
             word_timestamps=self.options.word_timestamps,
             fp16=False,
             verbose=None,
-            **self.options.extra,
+            # openai-whisper has no hotwords: the glossary is its initial prompt.
+            initial_prompt=prompt,
+            **{**self.options.extra, **decoding},
         )
         segments = [_from_openai(piece) for piece in result["segments"]]
         if restore is not None:
             for segment in segments:
                 _restore_times(segment, restore)
         return WindowResult(segments, result.get("language"), None, speech.size / SAMPLE_RATE)
+
+    def redecode(
+        self, samples: np.ndarray, language: str | None, prompt: str | None = None
+    ) -> WindowResult:
+        return self.transcribe(samples, language, prompt, **LOOP_BREAKING)
 
 
 def _speech_only(samples: np.ndarray) -> tuple[np.ndarray, Any]:

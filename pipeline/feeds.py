@@ -61,14 +61,27 @@ def _missing(text: str) -> str:
     raise FeedError(f"{text} is neither an http(s) URL nor an existing feed file.")
 
 
-def add_feed(db: sqlite_utils.Database, url_or_path: str, title: str | None = None) -> dict:
-    """Subscribe (idempotent: an existing subscription is returned as it is)."""
+def add_feed(
+    db: sqlite_utils.Database,
+    url_or_path: str,
+    title: str | None = None,
+    model: str | None = None,
+) -> dict:
+    """Subscribe (idempotent: an existing subscription is returned as it is, with
+    ``model`` set on it when given)."""
     url = normalize_feed_url(url_or_path)
     existing = list(db.table("feeds").rows_where("url = ? or previous_url = ?", [url, url]))
     if existing:
-        return existing[0]
-    db.table("feeds").insert({"url": url, "title": title})
+        return set_feed_model(db, str(existing[0]["id"]), model) if model else existing[0]
+    db.table("feeds").insert({"url": url, "title": title, "model": model})
     return next(db.table("feeds").rows_where("url = ?", [url]))
+
+
+def set_feed_model(db: sqlite_utils.Database, ident: str, model: str | None) -> dict:
+    """The Whisper model this feed's episodes are transcribed with (None: the run's)."""
+    feed = find_feed(db, ident)
+    db.table("feeds").update(feed["id"], {"model": model or None})
+    return db.table("feeds").get(feed["id"])
 
 
 def import_opml(db: sqlite_utils.Database, path: str | Path) -> list[dict]:
@@ -99,8 +112,8 @@ def list_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(
         db.query(
             """
-            select f.id, f.url, f.title, f.status, f.http_status, f.polled_at, f.last_error,
-                   count(e.id) as episodes
+            select f.id, f.url, f.title, f.status, f.model, f.http_status, f.polled_at,
+                   f.last_error, count(e.id) as episodes
             from feeds f left join episodes e on e.feed_id = f.id
             group by f.id order by f.id
             """

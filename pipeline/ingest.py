@@ -33,6 +33,7 @@ from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
 from .speakers import name_speakers, recognise_again, speaker_rows
 from .transcribe import pending_transcriptions, save_transcript
+from .vocabulary import episode_vocabulary, transcription_terms
 from .work import (
     AnalyzeJob,
     TranscribeJob,
@@ -204,7 +205,8 @@ class Writer:
     ):
         self.db, self.data_dir, self.summary = db, data_dir, summary
         self.settings, self.progress = settings, progress
-        self.feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
+        self.feeds = {row["id"]: row for row in db.table("feeds").rows}
+        self.terms = transcription_terms(settings.codebook) if settings.options.vocabulary else []
         self.running: dict[Future, str] = {}
 
     def run(self, limit: int | None) -> None:
@@ -222,7 +224,7 @@ class Writer:
                         fetch_enclosure,
                         http,
                         episode,
-                        self.feeds[episode["feed_id"]],
+                        self.feeds[episode["feed_id"]]["url"],
                         self.data_dir,
                         self.progress,
                     )
@@ -253,15 +255,17 @@ class Writer:
         audio = None
         if settings.send_audio and episode.get("audio_path"):
             audio = (self.data_dir / episode["audio_path"]).read_bytes()
+        feed = self.feeds[episode["feed_id"]]
         job = TranscribeJob(
             episode,
-            self.feeds[episode["feed_id"]],
+            feed["url"],
             self.data_dir.resolve(),
             settings.engine,
-            settings.model,
+            feed.get("model") or settings.model,
             worker_options(settings.options, settings.workers),
             audio,
             settings.diarize,
+            episode_vocabulary(episode, self.terms, feed) if settings.options.vocabulary else [],
         )
         self.running[self.executor.submit(transcribe_task, job)] = "transcribe"
 

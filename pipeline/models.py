@@ -86,6 +86,7 @@ class Segment:
     compression_ratio: float | None = None
     words: list[Word] = field(default_factory=list)
     quality: str = "ok"  # "ok", or why it is suspect: "repetition", "low-confidence"
+    recovered: bool = False  # from a second decoding of a stretch the first got wrong
 
 
 def words_json(words: list[Word]) -> str | None:
@@ -112,4 +113,5 @@ def segment_from_row(row: dict[str, Any]) -> Segment:
         speaker=row["speaker"],
         words=words,
         quality=row["quality"],
+        recovered=bool(row.get("recovered")),
     )

@@ -11,25 +11,31 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import sqlite_utils
 
 from . import guard, net
+from .asr_models import ModelError
 from .audio import SAMPLE_RATE, AudioError, windows
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
-from .engines import DEFAULT_ENGINE, AsrOptions, Engine, load_engine
+from .engines import DEFAULT_ENGINE, AsrOptions, Engine, EngineError, load_engine
 from .episodes import mark_done, mark_failed, pending
 from .models import Segment, words_json
 from .progress import NullProgress, Progress
+from .recovery import Recovery, recover
 from .speakers import save_speakers
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
 from .urls import enclosure_problem, is_local, local_path
+from .vad import speech_spans
+from .vocabulary import MAX_TERMS, episode_vocabulary, transcription_terms
+from .vocabulary import prompt as glossary
 from .workers import worker_pool
 
 log = logging.getLogger("pipeline.transcribe")
@@ -84,28 +90,36 @@ def transcribe_file(
     progress: Progress | None = None,
     key: str = "audio",
     channel: int | None = None,
+    vocabulary: Sequence[str] = (),
 ) -> Transcript:
-    """Transcribe one audio file window by window; raises AudioError for bad audio."""
+    """Transcribe one audio file window by window, expecting the words in
+    ``vocabulary``; raises AudioError for bad audio."""
     progress = progress or NullProgress()
     started = time.perf_counter()
     segments: list[Segment] = []
     language = options.language
     probability = None
     duration = speech = 0.0
+    prompt = glossary(vocabulary)
+    report = Recovery()
     for offset, samples in windows(path, seconds=options.window_seconds, channel=channel):
-        result = engine.transcribe(samples, language)
+        result = engine.transcribe(samples, language, prompt)
         if language is None and result.segments:
             language, probability = result.language, result.language_probability
-        for segment in result.segments:
+        found = guard.flag(result.segments)
+        if options.recover:
+            found = _recover(samples, found, engine, language, prompt, report)
+        for segment in found:
             _shift(segment, offset)
             segments.append(segment)
         seconds = samples.size / SAMPLE_RATE
         duration += seconds
         speech += result.speech_seconds
         progress.advance(key, seconds)
-    guard.flag(segments)
+    guard.flag(segments)  # again: a loop can run on across windows
     for index, segment in enumerate(segments):
         segment.index = index
+        segment.recovered = segment.recovered and segment.quality in guard.SEARCHABLE
     return Transcript(
         segments=segments,
         source="whisper",
@@ -118,14 +132,39 @@ def transcribe_file(
         audio_duration=round(duration, 3),
         speech_duration=round(speech, 3),
         wall_time=round(time.perf_counter() - started, 3),
-        options=options.as_dict(),
+        options={
+            **options.as_dict(),
+            "vocabulary": list(vocabulary[:MAX_TERMS]),
+            **({"recovery": report.as_dict()} if options.recover else {}),
+        },
     )
 
 
-def transcribe_by_channel(path: str | Path, engine: Engine, options: AsrOptions) -> Transcript:
+def _recover(
+    samples: np.ndarray,
+    segments: list[Segment],
+    engine: Engine,
+    language: str | None,
+    prompt: str | None,
+    report: Recovery,
+) -> list[Segment]:
+    def redecode(piece: np.ndarray) -> list[Segment]:
+        return engine.redecode(piece, language, prompt).segments
+
+    recovered, window = recover(samples, segments, speech_spans(samples), redecode)
+    report.add(window)
+    return recovered
+
+
+def transcribe_by_channel(
+    path: str | Path, engine: Engine, options: AsrOptions, vocabulary: Sequence[str] = ()
+) -> Transcript:
     """A stereo file with one speaker per channel: each channel on its own, each segment
     and word labelled Speaker 1 (left) or Speaker 2 (right), merged in time order."""
-    sides = [transcribe_file(path, engine, options, channel=channel) for channel in (0, 1)]
+    sides = [
+        transcribe_file(path, engine, options, channel=channel, vocabulary=vocabulary)
+        for channel in (0, 1)
+    ]
     for number, side in enumerate(sides, start=1):
         for segment in side.segments:
             segment.speaker = f"Speaker {number}"
@@ -225,25 +264,34 @@ def transcribe_episodes(
     force_asr: bool = False,
     progress: Progress | None = None,
     http: httpx.Client | None = None,
+    codebook: Path | None = None,
 ) -> Iterator[TranscribeResult]:
     """Transcribe every pending episode, several at once; this thread saves each."""
     episodes = pending_transcriptions(db, limit, force)
     if not episodes:
         return
-    feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
+    options = options or AsrOptions()
+    feeds = {row["id"]: row for row in db.table("feeds").rows}
+    terms = transcription_terms(codebook) if options.vocabulary else []
     own = http is None
+    http = http or net.client()
     transcriber = Transcriber(
-        engine,
-        model,
-        data_dir,
-        options or AsrOptions(),
-        http or net.client(),
-        force_asr,
-        progress or NullProgress(),
+        engine, model, data_dir, options, http, force_asr, progress or NullProgress()
     )
     try:
         with worker_pool(transcriber.workers, "asr") as pool:
-            futures = [pool.submit(transcriber.one, e, feeds[e["feed_id"]]) for e in episodes]
+            futures = []
+            for episode in episodes:
+                feed = feeds[episode["feed_id"]]
+                futures.append(
+                    pool.submit(
+                        transcriber.one,
+                        episode,
+                        feed["url"],
+                        episode_vocabulary(episode, terms, feed) if options.vocabulary else [],
+                        feed.get("model"),
+                    )
+                )
             for future in as_completed(futures):
                 result = future.result()
                 if result.transcript is not None:
@@ -257,7 +305,7 @@ def transcribe_episodes(
 
 
 class Transcriber:
-    """Transcribes one episode at a time per worker thread; loads the model once, lazily."""
+    """Transcribes one episode at a time per worker thread; loads each model once, lazily."""
 
     def __init__(
         self,
@@ -272,18 +320,26 @@ class Transcriber:
         self.engine_name, self.model, self.data_dir = engine, model, data_dir
         self.options, self.http, self.force_asr, self.progress = options, http, force_asr, progress
         self.workers = options.resolved_workers(engine)
-        self._engine: Engine | None = None
+        self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
 
-    def asr(self) -> Engine:
+    def asr(self, model: str | None = None) -> Engine:
+        """The engine for ``model`` (a feed's own), else the run's."""
+        model = model or self.model
         with self._lock:
-            if self._engine is None:
-                self._engine = load_engine(
-                    self.engine_name, self.model, self.data_dir / "models", self.options
+            if model not in self._engines:
+                self._engines[model] = load_engine(
+                    self.engine_name, model, self.data_dir / "models", self.options
                 )
-            return self._engine
+            return self._engines[model]
 
-    def one(self, episode: dict[str, Any], feed_url: str) -> TranscribeResult:
+    def one(
+        self,
+        episode: dict[str, Any],
+        feed_url: str,
+        vocabulary: Sequence[str] = (),
+        model: str | None = None,
+    ) -> TranscribeResult:
         result = TranscribeResult(episode["id"], episode.get("title"))
         publisher_error = None
         if not self.force_asr:
@@ -307,14 +363,15 @@ class Transcriber:
         try:
             result.transcript = transcribe_file(
                 self.data_dir / episode["audio_path"],
-                self.asr(),
+                self.asr(model),
                 self.options,
                 progress=self.progress,
                 key=episode["id"],
+                vocabulary=vocabulary,
             )
             if publisher_error:
                 result.transcript.options["publisher_transcript_error"] = publisher_error
-        except AudioError as exc:
+        except (AudioError, ModelError, EngineError) as exc:
             result.error = str(exc)
         finally:
             self.progress.finish(episode["id"])
@@ -352,6 +409,7 @@ def _segment_row(episode_id: str, segment: Segment) -> dict[str, Any]:
         "compression_ratio": segment.compression_ratio,
         "words": words_json(segment.words),
         "quality": segment.quality,
+        "recovered": segment.recovered,
     }
 
 

@@ -51,3 +51,17 @@ def share_vad() -> None:
         return
     shared = RememberingVad(vad.get_vad_model())
     vad.get_vad_model = lambda: shared
+
+
+def speech_spans(samples: np.ndarray) -> list[tuple[float, float]]:
+    """Where the voice detector hears speech in a window, in seconds: the same pass
+    (faster-whisper's default settings) the batched decode used, so it is remembered."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from .audio import SAMPLE_RATE
+
+    share_vad()
+    return [
+        (chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE)
+        for chunk in get_speech_timestamps(samples, VadOptions())
+    ]

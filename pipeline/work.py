@@ -31,6 +31,7 @@ class TranscribeJob:
     options: AsrOptions
     audio: bytes | None = None  # the audio itself, for workers without shared storage
     diarize: bool = False
+    vocabulary: list[str] = field(default_factory=list)  # pipeline.vocabulary
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Outcome:
 def transcribe_task(job: TranscribeJob) -> Outcome:
     from .transcribe import Transcriber, transcribe_by_channel
 
-    key = ("asr", job.engine, job.model, str(job.data_dir), repr(job.options))
+    key = ("asr", job.engine, str(job.data_dir), repr(job.options))
     if key not in _CACHE:
         from . import net
         from .progress import NullProgress
@@ -72,13 +73,15 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
             local = Path(scratch) / Path(episode["audio_path"]).name
             local.write_bytes(job.audio)
             episode["audio_path"] = str(local)  # absolute: wins over data_dir
-        result = transcriber.one(episode, job.feed_url)
+        result = transcriber.one(episode, job.feed_url, job.vocabulary, job.model)
         diarization = None
         if job.diarize and result.transcript and result.transcript.source == "whisper":
             path = job.data_dir / episode["audio_path"]
             diarization = diarize_audio(path)
             if diarization.by_channel:  # one person per channel: transcribe each alone
-                result.transcript = transcribe_by_channel(path, transcriber.asr(), job.options)
+                result.transcript = transcribe_by_channel(
+                    path, transcriber.asr(job.model), job.options, job.vocabulary
+                )
     return Outcome(
         job.episode["id"],
         result.title,

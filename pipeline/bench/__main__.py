@@ -12,6 +12,7 @@ BENCHMARKS = {
     "search": "pipeline.bench.search",
     "ingest": "pipeline.bench.ingest",
     "diarization": "pipeline.bench.diarization",
+    "loops": "pipeline.bench.loops",
 }
 
 

@@ -151,6 +151,50 @@ def wer(reference: str, hypothesis: str, normalize: Any) -> float:
     return float(jiwer.wer(ref, hyp)) if ref.strip() else 0.0
 
 
+def term_errors(
+    reference: str, hypothesis: str, terms: list[str], normalize: Any
+) -> tuple[int, int]:
+    """(errors, words) over the reference words that belong to a name or codebook term:
+    a term word the alignment substitutes or deletes is an error. Names count by their
+    parts too, since talk says "Dana" as often as "Dana Whitfield"."""
+    import jiwer
+
+    ref, hyp = normalize(reference).split(), normalize(hypothesis).split()
+    marked = [False] * len(ref)
+    for term in terms:
+        tokens = normalize(term).split()
+        for start in range(len(ref) - len(tokens) + 1):
+            if tokens and ref[start : start + len(tokens)] == tokens:
+                marked[start : start + len(tokens)] = [True] * len(tokens)
+    if not ref:
+        return 0, 0
+    errors = 0
+    for chunk in jiwer.process_words(" ".join(ref), " ".join(hyp) or "-").alignments[0]:
+        if chunk.type in ("substitute", "delete"):
+            errors += sum(marked[chunk.ref_start_idx : chunk.ref_end_idx])
+    return errors, sum(marked)
+
+
+def demo_vocabularies() -> dict[str, list[str]]:
+    """What the transcribe stage gives Whisper for each demo episode (by audio name)."""
+    from ..feedparse import parse_feed
+    from ..vocabulary import episode_vocabulary, transcription_terms
+
+    feed = DEMO_AUDIO.parent / "feed.xml"
+    parsed = parse_feed(feed.read_bytes(), feed.resolve().as_uri())
+    terms = transcription_terms()
+    return {
+        Path(e.enclosure_url or "").stem: episode_vocabulary(asdict(e), terms, asdict(parsed.info))
+        for e in parsed.episodes
+    }
+
+
+def evaluation_terms(vocabulary: list[str]) -> list[str]:
+    """The names and terms scored: the glossary, and each name's parts."""
+    parts = [w for term in vocabulary for w in term.split() if w[:1].isupper() and len(w) > 2]
+    return [*vocabulary, *parts]
+
+
 def summarize(config: Config, result: dict, clips: list, normalize: Any) -> dict[str, Any]:
     files = result["files"]
     audio = sum(f["seconds"] for f in files)
