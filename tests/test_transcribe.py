@@ -23,6 +23,19 @@ def normalize(text: str) -> str:
     return " ".join(re.findall(r"[a-z']+", text.lower()))
 
 
+def wer(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis) or "-"))
+
+
+# Whisper's words differ slightly from CPU to CPU, so nothing here asserts them. JFK's
+# 22 words come out exactly on the machines we have tried (WER 0); 0.1 allows two words
+# to differ, and a broken decoder (wrong language, wrong sample rate, a window lost)
+# costs far more.
+JFK_WER = 0.1
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
@@ -60,7 +73,7 @@ def encode(samples: np.ndarray, path: Path, codec: str, rate: int = 16000, chann
 def test_jfk_is_transcribed_to_the_reference_text(engine, reference, realdata):
     transcript = transcribe_file(realdata / "audio" / "jfk.flac", engine, AsrOptions())
     text = " ".join(s.text for s in transcript.segments)
-    assert normalize(text) == normalize(reference)
+    assert wer(reference, text) <= JFK_WER, text
     assert transcript.language == "en"
     assert transcript.audio_duration == pytest.approx(11.0, abs=0.1)
     assert all(s.quality == guard.OK for s in transcript.segments)
@@ -69,7 +82,7 @@ def test_jfk_is_transcribed_to_the_reference_text(engine, reference, realdata):
 def test_word_timings_lie_inside_the_clip_and_in_order(engine, realdata):
     transcript = transcribe_file(realdata / "audio" / "jfk.flac", engine, AsrOptions())
     words = [w for s in transcript.segments for w in s.words]
-    assert len(words) == 22
+    assert 20 <= len(words) <= 24  # 22 words; another CPU may split or join one or two
     assert all(0 <= w.start <= w.end <= 11.1 for w in words)
     assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
     country = [w for w in words if normalize(w.word) == "country"]
@@ -106,7 +119,18 @@ def test_8khz_stereo_m4a_still_transcribes(engine, realdata, tmp_path, reference
     path = tmp_path / "phone.m4a"
     encode(speech, path, "aac", 8000, 2)
     text = " ".join(s.text for s in transcribe_file(path, engine, AsrOptions()).segments)
-    assert normalize(reference).split()[-4:] == normalize(text).split()[-4:]
+    # Phone bandwidth costs tiny.en a word or two of JFK's 22 here: 0.2 allows four.
+    assert wer(reference, text) <= 2 * JFK_WER, text
+
+
+def test_the_vocabulary_teaches_whisper_a_word_it_cannot_spell(engine, realdata):
+    """faster-whisper's own hotwords clip: "ComfyUI" is heard as "comfy eye" unless
+    Whisper is told to expect it."""
+    path = realdata / "audio" / "hotwords.mp3"
+    told = " ".join(
+        s.text for s in transcribe_file(path, engine, AsrOptions(), vocabulary=["ComfyUI"]).segments
+    )
+    assert "comfyui" in told.lower(), told
 
 
 def test_long_audio_streams_in_bounded_windows_cut_at_pauses(tmp_path):
@@ -222,7 +246,7 @@ def test_transcribe_file_json_prints_the_sentence_with_timings(
     )
     assert result.exit_code == 0, result.stderr
     segments = json.loads(result.stdout)
-    assert normalize(" ".join(s["text"] for s in segments)) == normalize(reference)
+    assert wer(reference, " ".join(s["text"] for s in segments)) <= JFK_WER
     assert all(w["start"] <= w["end"] for s in segments for w in s["words"])
     assert not (tmp_path / "x.db").exists()  # transcribe-file stores nothing
 
