@@ -37,6 +37,21 @@ def test_feeds_add_list_remove(cli, feed_file):
     assert json.loads(cli("feeds", "list", "--json").stdout) == []
 
 
+def test_a_feed_keeps_its_own_model_until_it_is_cleared(cli, feed_file):
+    assert cli("feeds", "add", str(feed_file), "--model", "base").exit_code == 0
+    assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] == "base"
+    assert cli("feeds", "set", "1", "--model", "").exit_code == 0
+    assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] is None
+
+
+def test_an_unknown_model_for_a_feed_is_one_clear_error(cli, feed_file):
+    cli("feeds", "add", str(feed_file))
+    result = cli("feeds", "set", "1", "--model", "tiny-typo")
+    assert result.exit_code == 1 and "Unknown model 'tiny-typo'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] is None
+
+
 def test_opml_import_then_export_round_trips(cli, tmp_path, feed_file):
     opml = tmp_path / "subs.opml"
     opml.write_text(

@@ -48,7 +48,11 @@ def test_whisper_transcripts_record_their_provenance(demo_db):
         assert 120 < row["audio_duration"] < 240
         assert 0 < row["speech_duration"] <= row["audio_duration"]
         assert row["wall_time"] > 0 and row["real_time_factor"] < 0.5
-        assert json.loads(row["options"])["vad"] is True
+        options = json.loads(row["options"])
+        assert options["vad"] is True and "recovery" in options
+        # Whisper was told the episode's people and the codebook's terms.
+        assert "Dana Whitfield" in options["vocabulary"]
+        assert "followership" in options["vocabulary"]
         assert row["created_at"].endswith("Z")
 
 
@@ -124,6 +128,35 @@ def test_transcribe_is_incremental_and_force_redoes_it(tmp_path, scratch):
     assert "1 transcribed" in forced.stderr
     after = [r["id"] for r in db["segments"].rows]
     assert len(after) == len(before) and set(after).isdisjoint(before)
+
+
+def test_a_feed_is_transcribed_with_its_own_model(tmp_path, scratch):
+    """A feed's model wins over the run's; a model that cannot load fails that feed's
+    episodes, not the night."""
+    other = tmp_path / "other"
+    shutil.copytree(scratch, other)
+    (scratch / "feed.xml").write_bytes(rss(item("good", url="jfk.flac")))
+    (other / "feed.xml").write_bytes(rss(item("good", url="jfk.flac", title="Other")))
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    db_path = tmp_path / "p.db"
+    invoke(db_path, "feeds", "add", str(scratch / "feed.xml"))
+    invoke(db_path, "feeds", "add", str(other / "feed.xml"), "--model", str(not_a_model))
+    result = invoke(db_path, "ingest")
+    assert result.exit_code == 1 and "not a CTranslate2 Whisper model" in result.stderr
+    rows = {r["title"]: r for r in json.loads(invoke(db_path, "episodes", "--json").stdout)}
+    assert rows["Episode one"]["status"] == "analysed" and rows["Other"]["status"] == "failed"
+
+    assert invoke(db_path, "feeds", "set", "2", "--model", "base").exit_code == 0
+    assert invoke(db_path, "retry", rows["Other"]["id"]).exit_code == 0
+    assert invoke(db_path, "transcribe").exit_code == 0
+    db = sqlite_utils.Database(db_path)
+    models = dict(
+        db.execute(
+            "select e.title, t.model from transcripts t join episodes e on e.id = t.episode_id"
+        ).fetchall()
+    )
+    assert models == {"Episode one": "tiny.en", "Other": "base"}
 
 
 def test_a_broken_publisher_transcript_falls_back_to_whisper(tmp_path, scratch, realdata):
