@@ -155,6 +155,7 @@ def save_analysis(
                 "method": m.method,
                 "score": m.score,
                 "speaker": m.speaker,
+                "confidence": m.confidence,
             }
             for m in analysis.mentions
         )
@@ -263,6 +264,7 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
                coalesce(sum(m.method = 'keyword'), 0) as keyword,
                coalesce(sum(m.method = 'classifier'), 0) as classifier,
                coalesce(sum(m.method = 'semantic'), 0) as semantic,
+               coalesce(sum(m.confidence = 'low'), 0) as low_confidence,
                min(m.published) as first_published,
                max(m.published) as last_published
         from themes t
@@ -277,12 +279,14 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
 
 def mention_filter(filters: Filters | None, params: dict[str, Any]) -> str:
     """SQL condition on theme mentions (m, with their episode e and feed f): one theme,
-    one show, a date range."""
+    one show, a date range, high confidence only."""
     filters = filters or Filters()
     clauses = episode_clauses(filters, params)
     if filters.theme:
         clauses.append("m.theme_id = :theme")
         params["theme"] = filters.theme
+    if filters.high_only:
+        clauses.append("m.confidence = 'high'")
     return " and ".join(clauses) or "1"
 
 
@@ -370,6 +374,7 @@ def analysis_json(analysis: Analysis) -> dict[str, Any]:
                 "text": m.text,
                 "method": m.method,
                 "score": m.score,
+                "confidence": m.confidence,
                 "segment": m.segment_index,
             }
             for m in analysis.mentions

@@ -93,10 +93,11 @@ class ThemeClassifier:
         logits = self.features(vectors, keyword_hits, texts) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-np.asarray(logits)))
 
-    def accepted(self, probabilities: np.ndarray) -> np.ndarray:
-        """Above the threshold and among the text's top_k themes."""
+    def accepted(self, probabilities: np.ndarray, margin: float | np.ndarray = 0.0) -> np.ndarray:
+        """Above the threshold (plus a margin, per row) and among the text's top_k themes."""
         ranks = np.argsort(np.argsort(-probabilities, axis=1), axis=1)
-        return (probabilities >= self.threshold) & (ranks < self.top_k)
+        above = probabilities >= self.threshold + np.reshape(margin, (-1, 1))
+        return above & (ranks < self.top_k)
 
 
 def ngrams(text: str) -> list[str]:

@@ -62,6 +62,12 @@ CodebookOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
 FeedOption = Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")]
+HighOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--high-only", help="Leave out keyword hits the classifier disputes (confidence low)."
+    ),
+]
 SinceOption = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]
@@ -736,13 +742,14 @@ def themes(
     feed: FeedOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    high_only: HighOnlyOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, by how each was found."""
     from .analyze import BY_TIME, theme_breakdown, theme_counts
     from .search import Filters
 
-    filters = Filters(theme=theme, feed=feed, since=since, until=until)
+    filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
     filtered = any((theme, feed, since, until))
     empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
     if by:
@@ -755,7 +762,7 @@ def themes(
         emit_json(rows)
         return
     columns = ["id", "category", "mentions", "episodes", "keyword", "classifier", "semantic"]
-    print_table([r for r in rows if r["mentions"]], columns, empty)
+    print_table([r for r in rows if r["mentions"]], [*columns, "low_confidence"], empty)
 
 
 @app.command()
@@ -794,6 +801,7 @@ def search_command(
     since: SinceOption = None,
     until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
+    high_only: HighOnlyOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search every transcript; each hit links to the moment it was said."""
@@ -806,6 +814,7 @@ def search_command(
         feed=feed,
         since=since,
         until=until,
+        high_only=high_only,
     )
     hits = search(ctx.obj.db, query, filters, limit)
     if as_json:

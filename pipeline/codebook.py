@@ -36,6 +36,11 @@ class Theme:
     vocabulary: tuple[str, ...] = ()
 
 
+# Part of the digest: raised when the analysis itself changes what a codebook yields,
+# so every episode is analysed again (2: disputed keyword hits kept, marked low).
+ANALYSIS_RULES = 2
+
+
 @dataclass(frozen=True)
 class Codebook:
     themes: tuple[Theme, ...]
@@ -85,7 +90,7 @@ def load_codebook(path: str | Path | None = None, *, validate: bool = True) -> C
     classifier = _classifier_path(document.get("classifier"), path)
     # The vocabulary steers transcription, not analysis: editing it re-analyses nothing.
     matching = [{k: v for k, v in asdict(t).items() if k != "vocabulary"} for t in themes]
-    content = json.dumps(matching + [threshold], sort_keys=True).encode()
+    content = json.dumps(matching + [threshold, ANALYSIS_RULES], sort_keys=True).encode()
     if classifier:  # a retrained classifier re-analyses every episode, as a codebook edit does
         content += classifier.read_bytes()
     digest = hashlib.sha256(content).hexdigest()[:16]

