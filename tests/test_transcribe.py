@@ -217,6 +217,23 @@ def test_unknown_model_lists_the_available_ones(model_cache):
     assert "installed offline" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "name", ["small", "distil-large-v3", "large-v3-turbo", "Systran/faster-whisper-small"]
+)
+def test_hub_models_resolve_to_a_download_into_the_cache(model_cache, name):
+    resolved = asr_models.resolve_model(name, model_cache)
+    assert (resolved.source, resolved.path) == ("download", None)
+    assert asr_models.check_model_name(name) == name
+
+
+def test_a_model_that_cannot_be_downloaded_is_one_clear_sentence(runner, tmp_path, realdata):
+    """No network here (nor on CI): the hub's error becomes one line naming what to do."""
+    args = ["--db", str(tmp_path / "x.db"), "transcribe-file", str(realdata / "audio" / "jfk.flac")]
+    result = runner.invoke(app, [*args, "--model", "Systran/no-such-model-here"])
+    assert result.exit_code == 1
+    assert "could not be downloaded" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_model_can_be_a_local_folder(model_cache):
     folder = asr_models.resolve_model("tiny.en", model_cache).path
     resolved = asr_models.resolve_model(str(folder), model_cache)

@@ -224,8 +224,11 @@ def report(result: dict[str, Any]) -> str:
         f"Data: `tests/eval/themes.jsonl`, {result['passages']} hand-labelled passages written"
         " like podcast talk, independently of the codebook (see its README), including near"
         " misses. Odd passages (dev) may be used to tune the codebook and set the"
-        " classifier's threshold; even passages (test) are only measured. A theme counts"
-        " when any mention of it is found in the passage.",
+        " classifier's threshold; even passages (test) are only measured. Each passage is"
+        " split into sentences and analysed as Whisper's segments would be (timed at 150"
+        " words a minute, no speaker), so the classifier reads each sentence with its"
+        " 30-second context. A theme counts when any mention of it is found in the"
+        " passage.",
         "",
     ]
     header = ["split", "method", "precision", "recall", "F1"]
