@@ -32,6 +32,7 @@ from .people import (
     introductions,
     self_introductions,
 )
+from .roles import parsed_roles
 
 log = logging.getLogger("pipeline.nlp")
 
@@ -208,13 +209,17 @@ class Analyzer:
             ((s.text, i) for i, s in enumerate(segments)), as_tuples=True, batch_size=64
         )
         keyword_hits: list[set[str]] = [set() for _ in segments]
+        # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
+        context = {
+            i: " ".join(segments[j].text for j in run) for run in contexts(segments) for i in run
+        }
         for doc, index in docs:
             segment = segments[index]
             result.words += sum(not t.is_punct for t in doc)
             for theme, spans in self.matcher.find(doc).items():
                 result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
                 keyword_hits[index].add(theme)
-            self._people(doc, segment.text, roster, "transcript")
+            self._people(doc, segment.text, roster, "transcript", context[index])
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
@@ -229,7 +234,9 @@ class Analyzer:
         result.wall_time = time.perf_counter() - started
         return result
 
-    def _people(self, doc: Any, text: str, roster: Roster, source: str) -> None:
+    def _people(
+        self, doc: Any, text: str, roster: Roster, source: str, context: str | None = None
+    ) -> None:
         entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
 
@@ -241,7 +248,9 @@ class Analyzer:
         # so lone names spaCy missed are kept too.
         for name, role in introductions(text):
             roster.add(name, role=role, source=source, count=0)
-        for name, role in self_introductions(text):
+        for name, role in parsed_roles(doc):
+            roster.add(name, role=role, source=source, count=0)
+        for name, role in self_introductions(context or text):
             if recognised(name):
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:

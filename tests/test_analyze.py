@@ -392,3 +392,45 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
     precision, recall, f1 = test["keyword"].prf()
     assert precision >= 0.75 and f1 >= 0.57, (precision, recall, f1)
     assert test["people"]["f1"] >= 0.95 and test["people"]["role_accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "The Growth Desk is presented by Maya Okafor, and joining us today is Ben Ortiz.",
+            {"Maya Okafor": "host", "Ben Ortiz": "guest"},
+        ),
+        (
+            "I'm Sam Lee, and with me as always is my co-host Priya Nair.",
+            {"Sam Lee": "host", "Priya Nair": "host"},
+        ),
+        (
+            "This podcast is steered by Tom Reyes, and our guest this week is Dr Lena Brandt.",
+            {"Tom Reyes": "host", "Lena Brandt": "guest"},
+        ),
+        (
+            "Welcome to Shop Floor, led by Jo Park. On the line from Leeds is Marcus Webb.",
+            {"Jo Park": "host", "Marcus Webb": "guest"},
+        ),
+        (
+            "Hi, I'm Nia Cole and I'm joined by my fellow host Raj Patel. "
+            "Our guest today is Ellen Moss.",
+            {"Nia Cole": "host", "Raj Patel": "host", "Ellen Moss": "guest"},
+        ),
+        (
+            "We're back on the show with Kate Lin, who runs a bakery in Perth.",
+            {"Kate Lin": "guest"},
+        ),
+        (
+            "As Peter Drucker put it, culture eats strategy for breakfast.",
+            {"Peter Drucker": "mentioned"},
+        ),
+        ("Last year Carla told her manager she would quit.", {"Carla": "mentioned"}),
+    ],
+)
+def test_roles_come_from_how_people_are_introduced_in_any_wording(analyzer, text, expected):
+    """Hosts named by what they do, co-hosts, guests joining or on the line, cited
+    authors and people in a story (the wordings of issue #14, not its passages)."""
+    found = {p.name: p.role for p in analyzer.analyze_text(text).people}
+    assert found == expected
