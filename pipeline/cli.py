@@ -248,6 +248,8 @@ def feeds_set(
 ) -> None:
     """Change a subscription's settings: `--model base` for a show with hard audio,
     `--model ""` to go back to the run's model."""
+    if model is None:
+        raise PipelineError('Nothing to change: give --model NAME (or --model "").')
     row = feeds_mod.set_feed_model(ctx.obj.db, feed, check_model_name(model))
     err.print(f"Feed {row['id']}: transcribed with {row['model'] or 'the run model'}", markup=False)
 

@@ -42,6 +42,10 @@ def test_a_feed_keeps_its_own_model_until_it_is_cleared(cli, feed_file):
     assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] == "base"
     assert cli("feeds", "set", "1", "--model", "").exit_code == 0
     assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] is None
+    cli("feeds", "set", "1", "--model", "base")
+    nothing = cli("feeds", "set", "1")  # no setting given: nothing changes
+    assert nothing.exit_code == 1 and "Nothing to change" in nothing.stderr
+    assert json.loads(cli("feeds", "list", "--json").stdout)[0]["model"] == "base"
 
 
 def test_an_unknown_model_for_a_feed_is_one_clear_error(cli, feed_file):
