@@ -318,20 +318,7 @@ class Analyzer:
         margin[[i for g in groups for i in g]] = SENTENCE_MARGIN
         accepted = self.classifier.accepted(probabilities, margin) & long_enough[:, None]
         scores = probabilities.copy()
-        carried: list[set[str]] = [set() for _ in segments]  # themes the context carries
-        if groups:
-            joined = [" ".join(texts[i] for i in group) for group in groups]
-            hits = [set().union(*(keyword_hits[i] for i in group)) for group in groups]
-            grouped = self.classifier.probabilities(self.semantic.embed(joined), hits, joined)
-            for row, column in zip(*np.nonzero(self.classifier.accepted(grouped)), strict=True):
-                group, theme = groups[row], themes[column]
-                for index in group:
-                    carried[index].add(theme)
-                if any(theme in keyword_hits[i] or accepted[i, column] for i in group):
-                    continue  # a sentence of the turn already has it
-                best = max(group, key=lambda i: probabilities[i, column])
-                accepted[best, column] = True
-                scores[best, column] = grouped[row, column]
+        carried = self._in_context(groups, texts, keyword_hits, probabilities, accepted, scores)
         found = [
             (int(index), themes[column], CLASSIFIER, float(scores[index, column]))
             for index, column in zip(*np.nonzero(accepted), strict=True)
@@ -345,6 +332,36 @@ class Analyzer:
             if not accepted[index, themes.index(theme)] and theme not in carried[index]
         }
         return found, disputed
+
+    def _in_context(
+        self,
+        groups: list[list[int]],
+        texts: list[str],
+        keyword_hits: list[set[str]],
+        probabilities: np.ndarray,
+        accepted: np.ndarray,
+        scores: np.ndarray,
+    ) -> list[set[str]]:
+        """Classify each context whole; a theme it carries that none of its sentences
+        has yet is accepted for its likeliest sentence (in ``accepted`` and ``scores``).
+        Returns, per segment, the themes its context carries."""
+        assert self.classifier is not None and self.semantic is not None
+        carried: list[set[str]] = [set() for _ in texts]
+        if not groups:
+            return carried
+        joined = [" ".join(texts[i] for i in group) for group in groups]
+        hits = [set().union(*(keyword_hits[i] for i in group)) for group in groups]
+        grouped = self.classifier.probabilities(self.semantic.embed(joined), hits, joined)
+        for row, column in zip(*np.nonzero(self.classifier.accepted(grouped)), strict=True):
+            group, theme = groups[row], self.classifier.themes[column]
+            for index in group:
+                carried[index].add(theme)
+            if any(theme in keyword_hits[i] or accepted[i, column] for i in group):
+                continue  # a sentence of the turn already has it
+            best = max(group, key=lambda i: probabilities[i, column])
+            accepted[best, column] = True
+            scores[best, column] = grouped[row, column]
+        return carried
 
     def _similar(
         self, vectors: np.ndarray, keyword_hits: list[set[str]], decided: set[str]
