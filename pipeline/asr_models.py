@@ -80,19 +80,32 @@ def hub_models() -> list[str]:
 
 def resolve_model(name: str, cache_dir: Path) -> ResolvedModel:
     """A local folder, then a packaged model, then faster-whisper's own download."""
-    path = Path(name).expanduser()
-    if path.is_dir():
+    source = model_source(name)
+    if source is None:
+        raise _unknown(name)
+    if source == "path":
+        path = Path(name).expanduser()
         if not (path / "model.bin").exists():
             raise ModelError(f"{path} is not a CTranslate2 Whisper model (no model.bin).")
-        return ResolvedModel(path.name, path, "path")
+        return ResolvedModel(path.name, path, source)
+    if source == "package":
+        return ResolvedModel(name, PACKAGED[name][1](cache_dir), source)
     if name in PACKAGED:
-        modules, locate = PACKAGED[name]
-        if name in installed_models():
-            return ResolvedModel(name, locate(cache_dir), "package")
-        log.info("%s is not installed; trying a download of %s", " and ".join(modules), name)
+        modules = " and ".join(PACKAGED[name][0])
+        log.info("%s is not installed; trying a download of %s", modules, name)
+    return ResolvedModel(name, None, source)
+
+
+def model_source(name: str) -> str | None:
+    """Where ``name`` would come from, without loading or downloading anything:
+    "path", "package", "download", or None for a name that resolves to nothing."""
+    if Path(name).expanduser().is_dir():
+        return "path"
+    if name in PACKAGED and name in installed_models():
+        return "package"
     if name in hub_models() or HUB_REPO.match(name):
-        return ResolvedModel(name, None, "download")
-    raise _unknown(name)
+        return "download"
+    return None
 
 
 def installed_models() -> list[str]:
@@ -106,12 +119,7 @@ def installed_models() -> list[str]:
 
 def check_model_name(name: str | None) -> str | None:
     """``name`` if it could resolve (without loading or downloading anything)."""
-    if name and not (
-        name in PACKAGED
-        or name in hub_models()
-        or HUB_REPO.match(name)
-        or Path(name).expanduser().is_dir()
-    ):
+    if name and model_source(name) is None:
         raise _unknown(name)
     return name
 
