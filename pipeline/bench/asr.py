@@ -211,23 +211,18 @@ def theme_scores(segments: dict[str, list[list[Any]]], analyzer: Any) -> tuple[f
     for stem, turns in demo_turns().items():
         timed = [Segment(i, a, b, text) for i, (a, b, text) in enumerate(segments.get(stem, []))]
         found = [(m.theme, int(m.start // 60)) for m in analyzer.analyze(timed).mentions]
-        reach = [
-            (theme, minute)
-            for turn in turns
-            for theme in turn["themes"]
-            for minute in range(int(turn["start"] // 60), int(turn["end"] // 60) + 2)
-        ]
         labelled = [
             (theme, set(range(int(t["start"] // 60), int(t["end"] // 60) + 2)))
             for t in turns
             for theme in t["themes"]
         ]
+        reach = {(theme, minute) for theme, minutes in labelled for minute in minutes}
         turns_total += len(labelled)
         tp_turns += sum(
-            any(f[0] == theme and f[1] in minutes for f in found) for theme, minutes in labelled
+            any((theme, minute) in found for minute in minutes) for theme, minutes in labelled
         )
         mentions_total += len(found)
-        tp_mentions += sum(f in set(reach) for f in found)
+        tp_mentions += sum(f in reach for f in found)
     precision = tp_mentions / mentions_total if mentions_total else 1.0
     recall = tp_turns / turns_total if turns_total else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

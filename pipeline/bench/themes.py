@@ -123,13 +123,12 @@ def as_segments(text: str) -> list[Segment]:
     return segments
 
 
-def predict(analyzer: Analyzer, passages: list[dict[str, Any]], whole: bool = False) -> Predictions:
-    """Each passage split into sentences (``whole``: as one segment)."""
+def predict(analyzer: Analyzer, passages: list[dict[str, Any]]) -> Predictions:
+    """Each passage split into sentences, as Whisper would give it."""
     started = time.perf_counter()
     combined, high, people, words = [], [], [], 0
     for passage in passages:
-        text = passage["text"]
-        result = analyzer.analyze_text(text) if whole else analyzer.analyze(as_segments(text))
+        result = analyzer.analyze(as_segments(passage["text"]))
         combined.append({m.theme for m in result.mentions})
         high.append({m.theme for m in result.mentions if m.confidence == HIGH})
         people.append(result.people)
@@ -181,10 +180,10 @@ def people_scores(passages: list[dict[str, Any]], predictions: Predictions) -> d
     }
 
 
-def evaluate(analyzer: Analyzer | None = None, whole: bool = False) -> dict[str, Any]:
+def evaluate(analyzer: Analyzer | None = None) -> dict[str, Any]:
     analyzer = analyzer or Analyzer()
     passages = load_eval()
-    predictions = predict(analyzer, passages, whole)
+    predictions = predict(analyzer, passages)
     index = {p["id"]: i for i, p in enumerate(passages)}
     parts = {}
     for name in ("dev", "test"):
