@@ -89,6 +89,16 @@ class Segment:
     recovered: bool = False  # from a second decoding of a stretch the first got wrong
 
 
+def shift(segment: Segment, offset: float) -> Segment:
+    """The segment and its words moved ``offset`` seconds later (to the millisecond)."""
+    segment.start = round(segment.start + offset, 3)
+    segment.end = round(segment.end + offset, 3)
+    for word in segment.words:
+        word.start = round(word.start + offset, 3)
+        word.end = round(word.end + offset, 3)
+    return segment
+
+
 def words_json(words: list[Word]) -> str | None:
     """Word timings as stored in segments.words: [start, end, word, probability(, speaker)]."""
     if not words:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import guard
 from .audio import SAMPLE_RATE
-from .models import Segment
+from .models import Segment, shift
 
 log = logging.getLogger("pipeline.recovery")
 
@@ -169,19 +169,9 @@ def _decode(samples: np.ndarray, stretch: Stretch, redecode: Redecode) -> list[S
     start = max(0.0, stretch.start - PAD)
     end = min(samples.size / SAMPLE_RATE, stretch.end + PAD)
     piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-    fresh = guard.flag(_shifted(redecode(piece), start))
+    fresh = guard.flag([shift(s, start) for s in redecode(piece)])
     return [s for s in fresh if stretch.start <= (s.start + s.end) / 2 <= stretch.end]
 
 
 def _seconds(segments: Sequence[Segment]) -> float:
     return sum(max(0.0, s.end - s.start) for s in segments)
-
-
-def _shifted(segments: list[Segment], offset: float) -> list[Segment]:
-    for segment in segments:
-        segment.start += offset
-        segment.end += offset
-        for word in segment.words:
-            word.start += offset
-            word.end += offset
-    return segments

@@ -27,7 +27,7 @@ from .audio import SAMPLE_RATE, AudioError, windows
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, EngineError, load_engine
 from .episodes import mark_done, mark_failed, pending
-from .models import Segment, words_json
+from .models import Segment, shift, words_json
 from .progress import NullProgress, Progress
 from .recovery import Recovery, recover
 from .speakers import save_speakers
@@ -110,7 +110,7 @@ def transcribe_file(
         if options.recover:
             found = _recover(samples, found, engine, language, prompt, report)
         for segment in found:
-            _shift(segment, offset)
+            shift(segment, offset)
             segments.append(segment)
         seconds = samples.size / SAMPLE_RATE
         duration += seconds
@@ -177,14 +177,6 @@ def transcribe_by_channel(
     merged.wall_time = (sides[0].wall_time or 0) + (sides[1].wall_time or 0)
     merged.options = {**merged.options, "split_channels": True}
     return merged
-
-
-def _shift(segment: Segment, offset: float) -> None:
-    segment.start = round(segment.start + offset, 3)
-    segment.end = round(segment.end + offset, 3)
-    for word in segment.words:
-        word.start = round(word.start + offset, 3)
-        word.end = round(word.end + offset, 3)
 
 
 # The publisher's transcript --------------------------------------------------------
