@@ -56,7 +56,9 @@ def feed_people(persons: str | Sequence[dict[str, Any]] | None) -> list[str]:
             persons = json.loads(persons)
         except ValueError:
             return []
-    return [str(p["name"]) for p in persons or [] if isinstance(p, dict) and p.get("name")]
+    if not isinstance(persons, list | tuple):
+        return []  # not the list the feed parser stores: no names, not a failed night
+    return [str(p["name"]) for p in persons if isinstance(p, dict) and p.get("name")]
 
 
 def feed_names(feed: dict[str, Any]) -> list[str]:

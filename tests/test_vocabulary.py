@@ -39,6 +39,7 @@ def test_episode_names_come_first_then_the_codebook_terms_each_once():
 
 def test_broken_persons_json_from_a_feed_gives_no_names_not_an_error():
     assert vocabulary.feed_people("{not json") == []
+    assert vocabulary.feed_people("5") == vocabulary.feed_people('{"name": "x"}') == []
     assert vocabulary.feed_people(json.dumps([{"role": "host"}, "x", {"name": "Ann Lee"}])) == [
         "Ann Lee"
     ]
