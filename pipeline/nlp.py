@@ -250,7 +250,7 @@ class Analyzer:
             roster.add(name, role=role, source=source, count=0)
         for name, role in parsed_roles(doc):
             roster.add(name, role=role, source=source, count=0)
-        for name, role in self_introductions(context or text):
+        for name, role in self_introductions(text, context):
             if recognised(name):
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:

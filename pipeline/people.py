@@ -638,13 +638,14 @@ def _introduced(text: str) -> Iterator[tuple[str, str]]:
                 yield name, MENTIONED if role == GUEST and _another_episode(text, match) else role
 
 
-def self_introductions(text: str) -> Iterable[tuple[str, str]]:
-    """(name, role) for "I'm ...": the guest, unless the speaker introduces someone
-    else as today's guest ("I'm Tessa. This week we're with Marguerite ...")."""
+def self_introductions(text: str, context: str | None = None) -> Iterable[tuple[str, str]]:
+    """(name, role) for "I'm ..." in ``text``: the guest, unless the speaker introduces
+    someone else as today's guest, there or in the ``context`` around it ("I'm Tessa.
+    This week we're with Marguerite ...")."""
     names = [_trim(match.group("name")) for match in _names(SELF_INTRODUCTION, text)]
     if not names:
         return  # the usual case: skip looking for guests
-    guests = [name for name, role in _introduced(text) if role == GUEST]
+    guests = [name for name, role in _introduced(context or text) if role == GUEST]
     for name in names:
         hosting = any(not same_person(name, guest) for guest in guests)
         yield name, HOST if hosting else GUEST
