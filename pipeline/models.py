@@ -87,6 +87,7 @@ class Segment:
     words: list[Word] = field(default_factory=list)
     quality: str = "ok"  # "ok", or why it is suspect: "repetition", "low-confidence"
     recovered: bool = False  # from a second decoding of a stretch the first got wrong
+    speaker_confidence: float | None = None  # 0-1 from diarization; None: not diarized
 
 
 def shift(segment: Segment, offset: float) -> Segment:
@@ -124,4 +125,5 @@ def segment_from_row(row: dict[str, Any]) -> Segment:
         words=words,
         quality=row["quality"],
         recovered=bool(row.get("recovered")),
+        speaker_confidence=row.get("speaker_confidence"),
     )
