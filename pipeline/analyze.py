@@ -27,6 +27,7 @@ from .nlp import Analysis, Analyzer
 from .people import Person, same_person
 from .progress import NullProgress, Progress
 from .search import THEME_TOKEN_SQL, Filters, check_theme, episode_clauses, speaker_role_sql
+from .speakers import sync_mention_speakers
 
 log = logging.getLogger("pipeline.analyze")
 
@@ -160,6 +161,7 @@ def save_analysis(
             for m in analysis.mentions
         )
         sync_segment_themes(db, episode_id)
+        sync_mention_speakers(db, episode_id)  # credited only where diarization is sure
         for person in analysis.people:
             _save_person(db, episode_id, person)
         db.table("keyphrases").insert_all(

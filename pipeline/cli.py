@@ -997,7 +997,8 @@ def diarize(
 @speakers_app.callback()
 @handle_errors
 def speakers(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """People with their talk time per episode, and how each voice was named."""
+    """People with their talk time per episode, how each voice was named, and the share
+    of its talk diarization is unsure of (its themes count as unattributed there)."""
     from .speakers import speakers_summary
 
     if ctx.invoked_subcommand:
@@ -1008,7 +1009,7 @@ def speakers(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     print_table(
         rows,
-        ["name", "episode", "label", "talk_time", "source"],
+        ["name", "episode", "label", "talk_time", "uncertain", "source"],
         "No speakers yet: run ingest or diarize (extra [diarize]).",
     )
 

@@ -311,6 +311,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE theme_mentions ADD COLUMN confidence TEXT NOT NULL DEFAULT 'high';
     """,
+    # 10: how sure diarization is of each segment's speaker, and how much of each voice's
+    # talk it is unsure of (pipeline.diarize.LOW_CONFIDENCE).
+    """
+    ALTER TABLE segments ADD COLUMN speaker_confidence REAL;
+    ALTER TABLE episode_speakers ADD COLUMN uncertain_time REAL NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

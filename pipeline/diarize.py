@@ -32,6 +32,7 @@ HOP = 0.75
 THRESHOLD = 0.33  # cosine distance at which clusters stop merging (average linkage)
 MIN_TALK = 6.0  # seconds: a cluster that speaks less is a split-off piece of a voice,
 MIN_SHARE = 0.1  # unless it has this share of the talk (a short recording's second person)
+MIN_FLOOR = 2.0  # and never under this: two or three windows are no one's voice
 SWITCH_COST = 0.15  # cosine similarity a change of speaker must win by, window to window
 PRIOR_SLACK = 0.05  # how far from THRESHOLD the feed's head count may move the cut
 CONFIDENT_MARGIN = 0.2  # similarity margin to the next speaker that counts as certain
@@ -209,6 +210,12 @@ def _fold_small(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
         names, centroids = _centroids(embeddings[rest], labels[rest])
         nearest = np.argmax(embeddings[~rest] @ centroids.T, axis=1)
         labels[~rest] = np.array(names)[nearest]
+
+
+def least_talk(total: float) -> float:
+    """The least talk, in seconds, that makes a speaker in a recording with ``total``
+    seconds of speech: MIN_TALK, less in a short recording, never under MIN_FLOOR."""
+    return min(MIN_TALK, max(MIN_FLOOR, MIN_SHARE * total))
 
 
 def _resegment(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:

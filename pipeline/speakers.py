@@ -19,13 +19,14 @@ import numpy as np
 import sqlite_utils
 
 from .db import transaction, utcnow
-from .diarize import Diarization, default_names
+from .diarize import LOW_CONFIDENCE, Diarization, default_names
 from .errors import PipelineError
 from .models import Segment, segment_from_row, words_json
 from .people import NAME, same_person, split_name
 
 VOICE_MATCH = 0.92  # cosine similarity that names a voice: demo same-voice >= 0.99, others <= 0.86
 TRUSTED = ("introduction", "address", "correction")  # sources that teach the registry
+SPEAKING_ROLES = ("host", "co-host", "cohost", "guest")  # podcast:person roles that talk
 SELF = re.compile(rf"\b(?:I'm|I am|my name is|this is)\s+(?:your\s+host,?\s+)?{NAME}")
 GREETING = r"(?:thanks|thank you|hi|hello|hey|welcome back|welcome|so|well|great|yes|right)"
 ADDRESS = re.compile(rf"^(?:{GREETING},?\s+)?{NAME}[,.!?]")
@@ -146,7 +147,7 @@ def teach(db: sqlite_utils.Database, name: str, centroid: list[float] | None) ->
 def speaker_rows(
     episode_id: str, diarization: Diarization, names: dict[str, Named]
 ) -> list[dict[str, Any]]:
-    talk = diarization.talk_time()
+    talk, uncertain = diarization.talk_time(), diarization.uncertain_time()
     return [
         {
             "episode_id": episode_id,
@@ -154,6 +155,7 @@ def speaker_rows(
             "name": names[label].name,
             "source": names[label].source,
             "talk_time": round(talk.get(label, 0.0), 2),
+            "uncertain_time": round(uncertain.get(label, 0.0), 2),
             "centroid": json.dumps(diarization.centroids[label])
             if diarization.centroids.get(label)
             else None,
@@ -172,12 +174,22 @@ def save_speakers(db: sqlite_utils.Database, episode_id: str, rows: list[dict[st
 
 
 def sync_mention_speakers(db: sqlite_utils.Database, episode_id: str) -> None:
-    """Theme mentions carry the speaker of their segment."""
+    """Theme mentions carry the speaker of their segment, where diarization is sure of
+    it; the rest count as unattributed (a voice split in two, or a turn near a change of
+    speaker, must not be credited with what someone else said)."""
     db.execute(
-        "update theme_mentions set speaker = (select speaker from segments where id = segment_id)"
+        "update theme_mentions set speaker = (select case when s.speaker_confidence is null"
+        " or s.speaker_confidence >= ? then s.speaker end from segments s where s.id = segment_id)"
         " where episode_id = ?",
-        [episode_id],
+        [LOW_CONFIDENCE, episode_id],
     )
+
+
+def expected_speakers(persons: list[dict[str, Any]]) -> int | None:
+    """How many people the feed says speak in the episode (hosts, co-hosts, guests, and
+    persons with no role): a prior for diarization's count, None when the feed is silent."""
+    speaking = {p.get("name") for p in persons if p.get("role") in (None, "", *SPEAKING_ROLES)}
+    return len(speaking) or None
 
 
 def rename(db: sqlite_utils.Database, episode_id: str, old: str, new: str, source: str) -> None:
@@ -265,7 +277,8 @@ def speakers_summary(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         db.query(
             """
         select s.name, e.id as episode_id, e.title as episode, s.label, s.source,
-               round(s.talk_time, 1) as talk_time
+               round(s.talk_time, 1) as talk_time,
+               round(coalesce(s.uncertain_time / nullif(s.talk_time, 0), 0), 2) as uncertain
         from episode_speakers s join episodes e on e.id = s.episode_id
         order by s.name, e.published
         """
@@ -296,19 +309,27 @@ def diarize_episodes(
         return
     encoder = VoiceEncoder()
     for episode in episodes:
-        diarization = diarize_file(data_dir / episode["audio_path"], encoder)
+        persons = json.loads(episode.get("persons") or "[]")
+        diarization = diarize_file(
+            data_dir / episode["audio_path"], encoder, expected=expected_speakers(persons)
+        )
         rows = list(
             db.query("select * from segments where episode_id = ? order by idx", [episode["id"]])
         )
         segments = [segment_from_row(row) for row in rows]
-        persons = json.loads(episode.get("persons") or "[]")
         names = name_speakers(db, persons, segments, diarization)
         assign_speakers(segments, diarization, {k: v.name for k, v in names.items()})
         with transaction(db):
             for row, segment in zip(rows, segments, strict=True):
                 db.execute(
-                    "update segments set speaker = ?, words = ? where id = ?",
-                    [segment.speaker, words_json(segment.words), row["id"]],
+                    "update segments set speaker = ?, speaker_confidence = ?, words = ?"
+                    " where id = ?",
+                    [
+                        segment.speaker,
+                        segment.speaker_confidence,
+                        words_json(segment.words),
+                        row["id"],
+                    ],
                 )
             save_speakers(db, episode["id"], speaker_rows(episode["id"], diarization, names))
             sync_mention_speakers(db, episode["id"])

@@ -402,6 +402,7 @@ def _segment_row(episode_id: str, segment: Segment) -> dict[str, Any]:
         "words": words_json(segment.words),
         "quality": segment.quality,
         "recovered": segment.recovered,
+        "speaker_confidence": segment.speaker_confidence,
     }
 
 

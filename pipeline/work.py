@@ -7,6 +7,7 @@ ingest process) saves them. Models load once per worker process and are reused.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -77,7 +78,7 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
         diarization = None
         if job.diarize and result.transcript and result.transcript.source == "whisper":
             path = job.data_dir / episode["audio_path"]
-            diarization = diarize_audio(path)
+            diarization = diarize_audio(path, expected_speakers(episode))
             if diarization.by_channel:  # one person per channel: transcribe each alone
                 result.transcript = transcribe_by_channel(
                     path, transcriber.asr(job.model), job.options, job.vocabulary
@@ -91,7 +92,7 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
     )
 
 
-def diarize_audio(path: Path) -> Any:
+def diarize_audio(path: Path, expected: int | None = None) -> Any:
     """Speaker turns for a transcribed file. Speech comes from Silero VAD, not from
     Whisper's word timings: windows over word runs split one voice into two clusters on
     the demo (docs/benchmarks.md)."""
@@ -99,7 +100,13 @@ def diarize_audio(path: Path) -> Any:
 
     if "voice" not in _CACHE:
         _CACHE["voice"] = VoiceEncoder()
-    return diarize_file(path, _CACHE["voice"])
+    return diarize_file(path, _CACHE["voice"], expected=expected)
+
+
+def expected_speakers(episode: dict[str, Any]) -> int | None:
+    from .speakers import expected_speakers as from_persons
+
+    return from_persons(json.loads(episode.get("persons") or "[]"))
 
 
 def analyze_task(job: AnalyzeJob) -> Outcome:

@@ -158,3 +158,97 @@ def test_a_correction_renames_everywhere_and_teaches_the_registry(runner, demo_d
     assert any(r["name"] == "Marcus J. Hale" and r["source"] == "correction" for r in listed)
     wrong = runner.invoke(app, ["--db", str(copy), "speakers", "name", episode, "Nobody", "X"])
     assert wrong.exit_code == 1 and "has no speaker 'Nobody'" in wrong.stderr
+
+
+# Clustering on the embeddings alone: unit tests with made-up vectors whose geometry is
+# known (two voices 0.5 apart in cosine similarity, windows scattered 0.05 around them).
+def _voices(pattern: str, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = {c: rng.standard_normal(256) for c in sorted(set(pattern))}
+    rows = [centres[c] + rng.standard_normal(256) * 0.25 for c in pattern]
+    return np.array([r / np.linalg.norm(r) for r in rows], np.float32)
+
+
+def test_one_odd_window_inside_a_turn_does_not_make_a_turn():
+    import numpy as np
+
+    windows = _voices("a" * 20 + "b" * 20)
+    # A window of a's turn that sounds a little more like b (noise, a cough): alone it
+    # would be b's, but not by more than a change of speaker costs.
+    odd = 0.45 * windows[9] + 0.55 * windows[30]
+    windows[10] = odd / np.linalg.norm(odd)
+    labels, confidence = diarize.cluster(windows)
+    assert len(set(labels.tolist())) == 2
+    assert len(set(labels[:20].tolist())) == 1  # the Viterbi pass kept a's turn whole
+    assert confidence[10] < diarize.LOW_CONFIDENCE < confidence[:5].min()
+
+
+def test_a_voice_heard_for_less_than_min_talk_is_folded_into_the_nearest():
+    talk = int(diarize.MIN_TALK / diarize.HOP)
+    labels, _ = diarize.cluster(_voices("a" * 60 + "c" * (talk - 2) + "b" * 60))
+    assert len(set(labels.tolist())) == 2
+    labels, _ = diarize.cluster(_voices("a" * 60 + "c" * (talk + 4) + "b" * 60))
+    assert len(set(labels.tolist())) == 3
+
+
+def test_the_feeds_head_count_moves_the_cut_only_where_the_tree_is_undecided():
+    from scipy.cluster.hierarchy import linkage
+
+    windows = _voices("ab" * 30)
+    tree = linkage(windows, method="average", metric="cosine")
+    heights = tree[:, 2]
+    # Two clear voices: a feed claiming five cannot split them, one claiming two agrees.
+    assert diarize._cut(tree, diarize.THRESHOLD, 5) == diarize.THRESHOLD
+    assert heights[-2] <= diarize._cut(tree, diarize.THRESHOLD, 2) < heights[-1]
+    # A merge just above the threshold: the feed's count of one tips it.
+    near = tree.copy()
+    near[-1, 2] = diarize.THRESHOLD + diarize.PRIOR_SLACK / 2
+    assert diarize._cut(near, diarize.THRESHOLD, 1) >= near[-1, 2]
+
+
+def test_head_count_from_the_feed_counts_people_who_talk():
+    from pipeline.speakers import expected_speakers
+
+    persons = [
+        {"name": "Dana Whitfield", "role": "host"},
+        {"name": "Antonio Marino", "role": "guest"},
+        {"name": "Sam Editor", "role": "editor"},
+        {"name": "Dana Whitfield", "role": "host"},
+    ]
+    assert expected_speakers(persons) == 2
+    assert expected_speakers([]) is None
+
+
+def test_a_theme_said_in_an_unsure_turn_is_not_credited_to_anyone(db):
+    from pipeline.speakers import sync_mention_speakers
+
+    db["feeds"].insert({"id": 1, "url": "https://example.com/feed.xml"})
+    db["themes"].insert({"id": "followership", "label": "Followership", "category": "followership"})
+    db["episodes"].insert({"id": "e1", "feed_id": 1, "guid": "g"})
+    for index, confidence in ((0, 0.9), (1, 0.2), (2, None)):
+        db["segments"].insert(
+            {
+                "id": index + 1,
+                "episode_id": "e1",
+                "idx": index,
+                "start_time": index * 5.0,
+                "end_time": index * 5.0 + 4.0,
+                "text": "followership",
+                "speaker": "Dana Whitfield",
+                "speaker_confidence": confidence,
+            }
+        )
+        db["theme_mentions"].insert(
+            {
+                "episode_id": "e1",
+                "segment_id": index + 1,
+                "theme_id": "followership",
+                "method": "keyword",
+            }
+        )
+    sync_mention_speakers(db, "e1")
+    credited = [r[0] for r in db.execute("select speaker from theme_mentions order by segment_id")]
+    # Sure, unsure, and a publisher's transcript (speakers named by the publisher).
+    assert credited == ["Dana Whitfield", None, "Dana Whitfield"]

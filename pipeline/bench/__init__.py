@@ -52,6 +52,18 @@ def write_section(name: str, body: str) -> Path:
     return REPORT
 
 
+def append_row(name: str, header: str, columns: list[str], row: list[object]) -> Path:
+    """Add one row to the log kept in section ``name`` (created with ``header`` and
+    ``columns``); rows are never removed, so every look at a held-out set stays visible."""
+    start = f"<!-- bench:{name} -->"
+    text = REPORT.read_text() if REPORT.exists() else ""
+    if start in text:
+        body = text.split(start, 1)[1].split(f"<!-- /bench:{name} -->", 1)[0].strip()
+    else:
+        body = header.strip() + "\n\n" + table(columns, [])
+    return write_section(name, body + "\n| " + " | ".join(str(c) for c in row) + " |")
+
+
 def local_cluster(workers: int) -> Any:
     """A Dask scheduler and ``workers`` one-thread worker processes on 127.0.0.1 (the
     shape of the benchmark's and the Dask test's cluster)."""

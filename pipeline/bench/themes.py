@@ -22,7 +22,7 @@ from typing import Any
 from ..models import Segment
 from ..nlp import HIGH, Analyzer
 from ..people import same_person, split_name
-from . import REPORT, ROOT, machine, table, write_section
+from . import ROOT, append_row, machine, table, write_section
 
 EVAL = ROOT / "tests" / "eval" / "themes.jsonl"
 SEALED = ROOT / "tests" / "eval" / "sealed"
@@ -296,7 +296,7 @@ set was looked at. Themes: per passage, as above; worst theme F1 over themes wit
 least 5 passages."""
 
 
-def sealed_look(analyzer: Analyzer, note: str) -> str:
+def sealed_look(analyzer: Analyzer, note: str) -> list[object]:
     """One row for the sealed set's log: themes (every mention and high confidence
     only), the worst theme, and people."""
     passages = [p for f in sorted(SEALED.glob("*.jsonl")) for p in load_eval(f)]
@@ -306,7 +306,7 @@ def sealed_look(analyzer: Analyzer, note: str) -> str:
     supported = [t for t in themes if every.tp[t] + every.fn[t] >= 5]
     worst = min(supported, key=lambda t: every.prf(t)[2])
     people = people_scores(passages, found)
-    cells = [
+    return [
         datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         note,
         " / ".join(f"{v:.3f}" for v in every.prf()),
@@ -315,19 +315,10 @@ def sealed_look(analyzer: Analyzer, note: str) -> str:
         f"{people['f1']:.3f}",
         f"{people['role_accuracy']:.3f}",
     ]
-    return "| " + " | ".join(cells) + " |"
 
 
-def record_sealed(row: str) -> Path:
-    start = "<!-- bench:sealed -->"
-    text = REPORT.read_text() if REPORT.exists() else ""
-    if start in text:
-        body = text.split(start, 1)[1].split("<!-- /bench:sealed -->", 1)[0].strip()
-    else:
-        header = ["when (UTC)", "design", "themes P / R / F1", "high only P / R / F1"]
-        header += ["worst theme F1", "people name F1", "role accuracy"]
-        body = SEALED_HEADER + "\n\n" + table(header, [])
-    return write_section("sealed", f"{body}\n{row}")
+SEALED_COLUMNS = ["when (UTC)", "design", "themes P / R / F1", "high only P / R / F1"]
+SEALED_COLUMNS += ["worst theme F1", "people name F1", "role accuracy"]
 
 
 def main(argv: list[str]) -> int:
@@ -342,7 +333,8 @@ def main(argv: list[str]) -> int:
     if args.sealed:
         row = sealed_look(Analyzer(), args.sealed)
         print(row)
-        print(f"wrote {record_sealed(row)}", file=sys.stderr)
+        written = append_row("sealed", SEALED_HEADER, SEALED_COLUMNS, row)
+        print(f"wrote {written}", file=sys.stderr)
         return 0
     text = report(evaluate())
     print(text)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import zipfile
+import tarfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +27,19 @@ from . import REALDATA, ROOT
 
 SAMPLE_RATE = 16000
 CACHE = ROOT / "data" / "bench" / "voices"
-# pyannote.audio's wheel carries a 30 s, two-person telephone-style call with its
-# reference turns (pyannote/audio/sample/sample.wav + sample.rttm, MIT licence).
-PYANNOTE_WHEEL = "pyannote-audio==4.0.7"
+# pyannote.audio's source distribution on PyPI (MIT licence) carries a 30 s two-person
+# call with its reference (src/pyannote/audio/sample/) and fourteen 30 s excerpts of AMI
+# meetings (CC BY 4.0) with RTTM references (tests/data/), which it splits into train,
+# development and test recordings.
+PYANNOTE_SDIST = "pyannote-audio==4.0.7"
 Turn = tuple[float, float, str]
 
-# Which voice belongs to which set. Calibration: the single-speaker files. Held out:
-# the people of the two real multi-speaker recordings, so the conversations built from
-# them and the recordings themselves were never used to choose a setting.
-CALIBRATION = ("jfk", "stereo-left", "stereo-right", "hotwords", "multilingual")
-HELD_OUT = ("speaker90", "speaker91", "MEE071", "MEE073", "FEO070", "FEO072")
+# Calibration: pyannote's ten "train" meetings and the single-speaker files of
+# ../shared/realdata. Held out: its development and test meetings and the call, and
+# every conversation built from their voices. Nothing held out chose a setting.
+CALIBRATION_MEETINGS = tuple(f"trn{n:02d}" for n in range(10))
+HELD_OUT_MEETINGS = ("dev00", "dev01", "tst00", "tst01")
+SINGLE_SPEAKER_FILES = ("jfk", "stereo-left", "stereo-right", "hotwords", "multilingual")
 MIN_VOICE = 3.0  # seconds of one-voice speech a voice needs to take part in a conversation
 
 
@@ -45,30 +49,43 @@ class Recording:
     path: Path
     reference: list[Turn]
     scored: tuple[float, float] | None = None
-    group: str = "real"  # or "demo", "calibration", "held out"
+    group: str = "held out"  # or "demo", "calibration"
 
 
-def fetch_pyannote_sample(cache: Path = CACHE) -> Path | None:
-    """sample.wav and sample.rttm from pyannote.audio's wheel, downloaded once from
-    PyPI (without its dependencies: we only want the two data files)."""
-    wav, rttm = cache / "sample.wav", cache / "sample.rttm"
-    if wav.exists() and rttm.exists():
-        return wav
+def fetch_pyannote(cache: Path = CACHE) -> Path | None:
+    """The folder of pyannote.audio's recordings and references, downloaded once from
+    PyPI (the source distribution alone, without dependencies: only its data is used)."""
+    folder = cache / "pyannote"
+    if (folder / "sample.rttm").exists():
+        return folder
     cache.mkdir(parents=True, exist_ok=True)
-    download = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache)]
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
     try:
-        subprocess.run([*download, PYANNOTE_WHEEL], check=True, timeout=300, capture_output=True)
+        subprocess.run(
+            [*download, "-q", "-d", str(cache), PYANNOTE_SDIST],
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    for wheel in cache.glob("pyannote_audio-*.whl"):
-        with zipfile.ZipFile(wheel) as archive:
-            for name in ("sample.wav", "sample.rttm"):
-                (cache / name).write_bytes(archive.read(f"pyannote/audio/sample/{name}"))
-        wheel.unlink()
-    return wav if wav.exists() else None
+    for archive in cache.glob("pyannote_audio-*.tar.gz"):
+        folder.mkdir(exist_ok=True)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                wanted = parts[-2:-1] in (("sample",), ("data",)) and member.isfile()
+                if wanted and Path(member.name).suffix in (".wav", ".rttm"):
+                    source = tar.extractfile(member)
+                    if source is not None:  # trñ00.wav is trn00 in the references
+                        name = unicodedata.normalize("NFKD", parts[-1]).encode("ascii", "ignore")
+                        (folder / name.decode()).write_bytes(source.read())
+        archive.unlink()
+    return folder if (folder / "sample.rttm").exists() else None
 
 
 def read_rttm(path: Path, recording: str | None = None) -> list[Turn]:
+    """(start, end, speaker) turns of one recording in the file (or of all of them)."""
     turns = []
     for line in path.read_text().splitlines():
         fields = line.split()
@@ -82,19 +99,31 @@ def read_rttm(path: Path, recording: str | None = None) -> list[Turn]:
     return turns
 
 
-def real_recordings(realdata: Path = REALDATA) -> list[Recording]:
-    """The real multi-speaker recordings that are present on this machine."""
-    found = []
-    ami = realdata / "audio" / "ami_tst00.wav"
-    if ami.exists():
-        rttm = realdata / "audio" / "ami_debug.test.rttm"
-        found.append(Recording("ami_tst00.wav", ami, read_rttm(rttm, "tst00"), (0.0, 30.0)))
-    sample = fetch_pyannote_sample()
-    if sample:
-        found.append(
-            Recording("pyannote sample.wav", sample, read_rttm(sample.with_suffix(".rttm")))
+def real_recordings() -> list[Recording]:
+    """pyannote.audio's AMI meeting excerpts and its two-person call, where the download
+    worked. Each AMI excerpt is scored over its 30 s (its UEM)."""
+    folder = fetch_pyannote()
+    if folder is None:
+        return []
+    references = {
+        name: turns
+        for rttm in folder.glob("debug.*.rttm")
+        for name in (*CALIBRATION_MEETINGS, *HELD_OUT_MEETINGS)
+        if (turns := read_rttm(rttm, name))
+    }
+    found = [
+        Recording(
+            name,
+            folder / f"{name}.wav",
+            references[name],
+            (0.0, 30.0),
+            "calibration" if name in CALIBRATION_MEETINGS else "held out",
         )
-    return found
+        for name in (*CALIBRATION_MEETINGS, *HELD_OUT_MEETINGS)
+        if name in references and (folder / f"{name}.wav").exists()
+    ]
+    call = read_rttm(folder / "sample.rttm")
+    return [*found, Recording("pyannote sample call", folder / "sample.wav", call)]
 
 
 def one_voice_pieces(samples: np.ndarray, reference: list[Turn]) -> dict[str, list[np.ndarray]]:
@@ -124,29 +153,57 @@ def _speech(samples: np.ndarray) -> list[np.ndarray]:
     ]
 
 
-def voices(realdata: Path = REALDATA) -> dict[str, list[np.ndarray]]:
-    """Every real voice present on this machine: name -> its one-voice speech pieces."""
+def single_speaker_voices(realdata: Path = REALDATA) -> dict[str, list[np.ndarray]]:
+    """The voices of ../shared/realdata's one-person files (each stereo channel is one
+    person): name -> its speech pieces."""
     from ..audio import load_audio
 
-    audio = realdata / "audio"
-    found: dict[str, list[np.ndarray]] = {}
-    singles: dict[str, tuple[str, int | None]] = {
+    files: dict[str, tuple[str, int | None]] = {
         "jfk": ("jfk.wav", None),
         "hotwords": ("hotwords.mp3", None),
         "multilingual": ("multilingual.mp3", None),
         "stereo-left": ("stereo_diarization.wav", 0),
         "stereo-right": ("stereo_diarization.wav", 1),
     }
-    for name, (file, channel) in singles.items():
-        if (audio / file).exists():
-            found[name] = _speech(load_audio(audio / file, channel=channel))
-    for recording in real_recordings(realdata):
-        found |= one_voice_pieces(load_audio(recording.path), recording.reference)
+    found = {
+        name: _speech(load_audio(realdata / "audio" / file, channel=channel))
+        for name, (file, channel) in files.items()
+        if (realdata / "audio" / file).exists()
+    }
     return {name: pieces for name, pieces in found.items() if pieces}
 
 
+def built_conversations(
+    recordings: list[Recording],
+) -> Iterator[tuple[str, str, np.ndarray, list[Turn]]]:
+    """(set, name, samples, turns) of conversations built from real voices, each at full
+    band and by telephone: six mixing the one-person files' voices (calibration), and
+    one per real recording from its own people's one-voice stretches (the recording's
+    set), so its voices share one room and microphone as a podcast's do."""
+    from ..audio import load_audio
+
+    sources = [("calibration", "one-person files", single_speaker_voices(), 6)]
+    for recording in recordings:
+        pieces = one_voice_pieces(load_audio(recording.path), recording.reference)
+        sources.append((recording.group, recording.name, pieces, 1))
+    for seed, (group, origin, pieces, count) in enumerate(sources):
+        present = [
+            n for n in sorted(pieces) if sum(p.size for p in pieces[n]) >= MIN_VOICE * SAMPLE_RATE
+        ]
+        rng = np.random.default_rng(seed)
+        for index in range(count):
+            size = min(len(present), 2 + index % 3)
+            if size < 2:
+                break
+            people = [str(p) for p in rng.choice(present, size, replace=False)]
+            samples, turns = conversation(pieces, people, seed * 100 + index)
+            name = f"{size} voices of {origin}" + (f" #{index + 1}" if count > 1 else "")
+            yield group, name, samples, turns
+            yield group, f"{name}, telephone", telephone(samples, seed), turns
+
+
 def conversation(
-    pieces: dict[str, list[np.ndarray]], people: list[str], seed: int, seconds: float = 60.0
+    pieces: dict[str, list[np.ndarray]], people: list[str], seed: int, seconds: float = 45.0
 ) -> tuple[np.ndarray, list[Turn]]:
     """A conversation of ``people`` with known turns: each turn the next 1-8 s of one
     voice's speech (its pieces read in order, from the start again when used up), one
@@ -192,25 +249,6 @@ def telephone(samples: np.ndarray, seed: int) -> np.ndarray:
         * 10 ** (-30 / 20)
     )
     return (narrow + hiss).astype(np.float32)
-
-
-def conversations(
-    pieces: dict[str, list[np.ndarray]], names: tuple[str, ...], count: int, seed: int
-) -> Iterator[tuple[str, np.ndarray, list[Turn]]]:
-    """``count`` conversations of 2, 3 or 4 of ``names`` (those present), each at full
-    band and by telephone."""
-    present = [
-        n for n in names if sum(p.size for p in pieces.get(n, [])) >= MIN_VOICE * SAMPLE_RATE
-    ]
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        size = min(len(present), 2 + index % 3)
-        if size < 2:
-            return
-        people = [str(p) for p in rng.choice(present, size, replace=False)]
-        samples, turns = conversation(pieces, people, seed + index)
-        yield f"{size} voices #{index + 1}", samples, turns
-        yield f"{size} voices #{index + 1}, telephone", telephone(samples, seed + index), turns
 
 
 def stereo_pair(realdata: Path = REALDATA) -> tuple[np.ndarray, list[Turn]] | None:
