@@ -604,6 +604,7 @@ def segment_json(segment: Any) -> dict[str, Any]:
         "end": segment.end,
         "text": segment.text,
         "speaker": segment.speaker,
+        "speaker_confidence": segment.speaker_confidence,
         "quality": segment.quality,
         "avg_logprob": segment.avg_logprob,
         "no_speech_prob": segment.no_speech_prob,

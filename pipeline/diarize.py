@@ -27,9 +27,11 @@ log = logging.getLogger("pipeline.diarize")
 
 WINDOW = 1.5  # seconds of speech per embedding (the encoder's own partial length)
 HOP = 0.75
-# Settings chosen on the calibration voices and the demo (pipeline/bench/voices.py);
-# the held-out voices and the real multi-speaker recordings played no part.
-THRESHOLD = 0.33  # cosine distance at which clusters stop merging (average linkage)
+# Settings chosen on the calibration recordings and the demo (pipeline/bench/voices.py,
+# docs/benchmarks.md). THRESHOLD: 0.29-0.33 count speakers equally well there; the lower
+# end is taken because a merge is worse than a split (two people credited as one cannot
+# be undone by naming, a voice split in two can: `speakers name` one label as the other).
+THRESHOLD = 0.30  # cosine distance at which clusters stop merging (average linkage)
 MIN_TALK = 6.0  # seconds: a cluster that speaks less is a split-off piece of a voice,
 MIN_SHARE = 0.1  # unless it has this share of the talk (a short recording's second person)
 MIN_FLOOR = 2.0  # and never under this: two or three windows are no one's voice

@@ -285,7 +285,13 @@ def test_themes_by_role_says_whether_the_host_or_a_guest_raised_each_theme(runne
         .fetchall()
     )
     assert {r["theme"]: r["mentions"] for r in by_role if r["role"] == "host"} == dana
-    assert {r["role"] for r in by_role} == {"host", "guest"}  # every line has a named speaker
+    # Every voice in the demo is named; a mention is unattributed only where diarization
+    # is unsure of its segment's speaker (under 3% of the demo's talk in the bench, so at
+    # most a tenth of the mentions, allowing for mentions near a change of speaker).
+    roles = {r["role"] for r in by_role}
+    assert {"host", "guest"} <= roles <= {"host", "guest", "unattributed"}
+    unsure = sum(r["mentions"] for r in by_role if r["role"] == "unattributed")
+    assert unsure <= 0.1 * sum(totals.values())
     by_year = themes("--by", "year")
     assert {r["year"] for r in by_year} == {"2025", "2026"}
     assert sum(r["mentions"] for r in by_year) == sum(totals.values())

@@ -112,6 +112,20 @@ def test_ingest_names_every_voice_in_the_demo(demo_db):
     ) in found
 
 
+def test_speakers_say_how_much_of_their_talk_is_unsure(runner, demo_db):
+    rows = json.loads(runner.invoke(app, ["--db", str(demo_db), "speakers", "--json"]).stdout)
+    assert rows and all(0.0 <= r["uncertain"] <= 1.0 for r in rows)
+    # The demo's voices are distinct: most of everyone's talk is sure (bench: 0-3%).
+    assert sum(r["uncertain"] for r in rows) / len(rows) < 0.2
+    confidences = [
+        r[0]
+        for r in sqlite_utils.Database(demo_db).execute(
+            "select speaker_confidence from segments where speaker is not null"
+        )
+    ]
+    assert confidences and all(c is not None and 0.0 <= c <= 1.0 for c in confidences)
+
+
 def test_the_host_is_recognised_by_voice_where_she_never_says_her_name(demo_db):
     assert speakers(demo_db)[("long-table-ep04", "Dana Whitfield")] == "voiceprint"
 
