@@ -291,7 +291,7 @@ def test_conversations_of_real_voices_mostly_have_the_right_number_of_speakers(
 
     right, errors = 0, []
     built = [c for c in built_conversations([]) if not c[1].endswith("telephone")]
-    for _, name, samples, turns in built:
+    for _, _, samples, turns in built:
         write_wav(tmp_path / "talk.wav", samples)
         result = diarize.diarize_file(tmp_path / "talk.wav", encoder)
         right += len(result.talk_time()) == len({t[2] for t in turns})
