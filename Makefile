@@ -24,20 +24,20 @@ fuzz: install
 	$(BIN)/pytest -m slow tests/test_fuzz.py
 
 lint: install
-	$(BIN)/ruff check pipeline tests
-	$(BIN)/ruff format --check pipeline tests
-	$(BIN)/mypy pipeline
+	$(BIN)/ruff check pipeline benchmarks tests
+	$(BIN)/ruff format --check pipeline benchmarks tests
+	$(BIN)/mypy pipeline benchmarks
 
 serve: install
 	$(BIN)/podinsights serve
 
 bench: install
-	$(BIN)/python -m pipeline.bench asr
-	$(BIN)/python -m pipeline.bench themes
-	$(BIN)/python -m pipeline.bench search
-	$(BIN)/python -m pipeline.bench ingest
-	$(BIN)/python -m pipeline.bench diarization
-	$(BIN)/python -m pipeline.bench loops
+	$(BIN)/python -m benchmarks asr
+	$(BIN)/python -m benchmarks themes
+	$(BIN)/python -m benchmarks search
+	$(BIN)/python -m benchmarks ingest
+	$(BIN)/python -m benchmarks diarization
+	$(BIN)/python -m benchmarks loops
 
 fmt: install
 	$(BIN)/ruff check --fix pipeline tests

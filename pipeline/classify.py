@@ -155,34 +155,6 @@ def training_hash(rows: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def retrain(
-    codebook: Any,
-    *,
-    training: Path = TRAINING,
-    calibration: Path | None = None,
-    output: Path | None = None,
-) -> ThemeClassifier:
-    """Train the codebook's classifier on the training folder, calibrate it on the
-    labelled passages in `calibration` (default: the dev half of tests/eval) and save
-    it where the codebook looks for it."""
-    from dataclasses import replace
-
-    from . import semantic
-    from .bench.themes import load_eval, split
-    from .nlp import Analyzer
-
-    if not semantic.available():
-        raise ClassifierError("Training needs the extra: pip install 'podinsights[semantic]'.")
-    target = output or codebook.classifier or codebook.path.parent / DEFAULT_FILE
-    rows = load_training(training)
-    passages = load_eval(calibration) if calibration else split(load_eval(), "dev")
-    analyzer = Analyzer(replace(codebook, classifier=None), use_semantic=True)
-    classifier = train_classifier(rows, analyzer, passages)
-    save_classifier(classifier, target)
-    log.info("wrote %s", target)
-    return classifier
-
-
 def train_classifier(
     rows: Sequence[dict[str, Any]],
     analyzer: Any,

@@ -696,8 +696,8 @@ def train_classifier_command(
     codebook: CodebookOption = None,
 ) -> None:
     """Retrain the theme classifier after editing the codebook or the training passages."""
-    from .classify import TRAINING, retrain
     from .codebook import load_codebook
+    from .training import TRAINING, retrain
 
     classifier = retrain(
         load_codebook(codebook),

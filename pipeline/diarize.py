@@ -27,7 +27,7 @@ log = logging.getLogger("pipeline.diarize")
 
 WINDOW = 1.5  # seconds of speech per embedding (the encoder's own partial length)
 HOP = 0.75
-# Settings chosen on the calibration recordings and the demo (pipeline/bench/voices.py,
+# Settings chosen on the calibration recordings and the demo (benchmarks/voices.py,
 # docs/benchmarks.md). THRESHOLD: 0.29-0.33 count speakers equally well there; the lower
 # end is taken because a merge is worse than a split (two people credited as one cannot
 # be undone by naming, a voice split in two can: `speakers name` one label as the other).

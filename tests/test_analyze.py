@@ -391,7 +391,7 @@ def test_analyze_text_on_a_missing_file(runner):
 def test_quality_on_the_labelled_evaluation_set_does_not_regress():
     """Thresholds a little under the figures in docs/benchmarks.md (test split: passages
     never used to tune the codebook)."""
-    from pipeline.bench.themes import evaluate
+    from benchmarks.themes import evaluate
 
     result = evaluate(Analyzer(use_semantic=False))
     test = result["parts"]["test"]

@@ -235,7 +235,7 @@ def test_train_classifier_command_reports_a_missing_training_folder(runner, tmp_
 def test_classifier_quality_on_the_held_out_passages_does_not_regress(analyzer):
     """A little under the figures in docs/benchmarks.md (test split: never trained or
     calibrated on)."""
-    from pipeline.bench.themes import evaluate
+    from benchmarks.themes import evaluate
 
     test = evaluate(analyzer)["parts"]["test"]  # passages split into sentences
     precision, recall, f1 = test["combined"].prf()  # measured 0.791 / 0.809 / 0.800

@@ -7,7 +7,7 @@ import pytest
 import sqlite_utils
 from typer.testing import CliRunner
 
-from pipeline.bench import local_cluster
+from benchmarks import local_cluster
 from pipeline.cli import app
 
 from .conftest import ROOT

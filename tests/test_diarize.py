@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlite_utils
 
-from pipeline.bench.diarization import der, one_voice_oracle, overlap_share, read_rttm
+from benchmarks.diarization import der, one_voice_oracle, overlap_share, read_rttm
 from pipeline.cli import app
 
 from .conftest import DEMO
@@ -286,8 +286,8 @@ def test_a_stereo_file_with_two_people_gives_two_speakers(encoder, realdata):
 def test_conversations_of_real_voices_mostly_have_the_right_number_of_speakers(
     encoder, realdata, tmp_path
 ):
-    from pipeline.bench.loops import write_wav
-    from pipeline.bench.voices import built_conversations
+    from benchmarks.loops import write_wav
+    from benchmarks.voices import built_conversations
 
     right, errors = 0, []
     built = [c for c in built_conversations([]) if not c[1].endswith("telephone")]
@@ -303,7 +303,7 @@ def test_conversations_of_real_voices_mostly_have_the_right_number_of_speakers(
 
 
 def test_a_real_meeting_excerpt_nobody_tuned_on_has_its_two_people(encoder):
-    from pipeline.bench.voices import real_recordings
+    from benchmarks.voices import real_recordings
 
     meetings = {r.name: r for r in real_recordings()}
     if "dev01" not in meetings:

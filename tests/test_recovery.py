@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks.loops import degrade, flagged_seconds, write_wav
 from pipeline import guard
 from pipeline.audio import SAMPLE_RATE, load_audio
-from pipeline.bench.loops import degrade, flagged_seconds, write_wav
 from pipeline.engines import AsrOptions, load_engine
 from pipeline.models import Segment, Word
 from pipeline.recovery import recover, stretches

@@ -20,8 +20,9 @@ from typing import Any
 
 import sqlite_utils
 
-from .. import db as dbmod
-from ..search import THEME_TOKEN_SQL, Filters, search
+from pipeline import db as dbmod
+from pipeline.search import THEME_TOKEN_SQL, Filters, search
+
 from . import ROOT, machine, table, write_section
 
 SEGMENTS_PER_EPISODE = 120
@@ -153,7 +154,7 @@ def like_scan(db: sqlite_utils.Database, word: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench search")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks search")
     parser.add_argument("--segments", type=int, default=1_000_000)
     parser.add_argument("--path", type=Path, default=ROOT / "data" / "bench" / "search.db")
     args = parser.parse_args(argv)
@@ -181,7 +182,7 @@ def main(argv: list[str]) -> int:
     size = args.path.stat().st_size / 1e6
     text = "\n".join(
         [
-            "## Search (`python -m pipeline.bench search`)",
+            "## Search (`python -m benchmarks search`)",
             "",
             f"Machine: {machine()}.",
             f"Corpus: {db['segments'].count:,} synthetic segments (8-40 words each,"

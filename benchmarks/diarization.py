@@ -116,9 +116,9 @@ def transcription_cpu_seconds(paths: list[Path], encoder: Any) -> float:
     files in this process: the yardstick for what diarization adds. Both models first
     make one untimed pass over 10 s of speech, so their one-time start-up costs stay
     out of the figures, as model loading does."""
-    from ..audio import SAMPLE_RATE, load_audio
-    from ..engines import AsrOptions, load_engine
-    from ..transcribe import transcribe_file
+    from pipeline.audio import SAMPLE_RATE, load_audio
+    from pipeline.engines import AsrOptions, load_engine
+    from pipeline.transcribe import transcribe_file
 
     options = AsrOptions()
     engine = load_engine("faster-whisper", "tiny.en", ROOT / "data" / "models", options)
@@ -139,7 +139,7 @@ def baseline(path: Path, encoder: Any) -> Any:
 
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    from ..diarize import _centroids, embed_file, turns_of
+    from pipeline.diarize import _centroids, embed_file, turns_of
 
     spans, embeddings = embed_file(path, encoder, hop=1.0)
     if len(embeddings) < 2:
@@ -190,7 +190,7 @@ def audible_speakers(reference: list[tuple[float, float, str]]) -> set[str]:
     """The reference speakers who talk enough to be told apart by the product's rule
     (diarize.least_talk): someone heard for half a second in a 30 s meeting excerpt is
     in the reference, but no voice embedding can find them."""
-    from ..diarize import least_talk
+    from pipeline.diarize import least_talk
 
     talk: dict[str, float] = defaultdict(float)
     for start, end, name in reference:
@@ -220,7 +220,7 @@ SUMMARY_COLUMNS = [
 ]
 LOOKS_HEADER = """## Diarization, held-out set: every look
 
-Each run of `python -m pipeline.bench diarization --held-out NOTE` on the held-out
+Each run of `python -m benchmarks diarization --held-out NOTE` on the held-out
 recordings and conversations is a row, none is ever removed.
 Look 1 used an earlier split, by voice rather than by recording: the calibration
 conversations mixed one-person files from different recordings, which their microphones
@@ -234,7 +234,7 @@ def measure(
 ) -> tuple[list[list[Any]], list[list[Any]], dict[str, float]]:
     """Per-recording rows and per-set summary rows, today's method beside the new one,
     and the CPU seconds each spent on the demo."""
-    from ..diarize import diarize_file
+    from pipeline.diarize import diarize_file
 
     rows: list[list[Any]] = []
     results: list[tuple[str, int, int, tuple[Score, Score]]] = []
@@ -280,7 +280,7 @@ def _summary(results: list[tuple[str, int, int, tuple[Score, Score]]]) -> list[s
 
 
 def recording_table(rows: list[list[Any]]) -> str:
-    from ..diarize import LOW_CONFIDENCE
+    from pipeline.diarize import LOW_CONFIDENCE
 
     columns = ["set", "recording", "speakers (who talk enough)", "today: found"]
     columns += ["today: DER", "today: DER one voice", "new: found", "new: DER"]
@@ -289,7 +289,7 @@ def recording_table(rows: list[list[Any]]) -> str:
 
 
 def method_text() -> str:
-    from ..diarize import HOP, MIN_FLOOR, MIN_SHARE, MIN_TALK, SWITCH_COST, THRESHOLD
+    from pipeline.diarize import HOP, MIN_FLOOR, MIN_SHARE, MIN_TALK, SWITCH_COST, THRESHOLD
 
     return (
         "Both methods embed windows of 1.5 s of speech (Silero VAD) with Resemblyzer."
@@ -310,7 +310,7 @@ def method_text() -> str:
         " from them and from ../shared/realdata's one-person files. The **held-out** set (AMI"
         " dev00, dev01, tst00, tst01, pyannote's two-person call, and conversations built from"
         " their people) chose nothing; its figures and every look at it are in the next two"
-        " sections. A built conversation (pipeline/bench/voices.py) interleaves one-voice"
+        " sections. A built conversation (benchmarks/voices.py) interleaves one-voice"
         " stretches of real people: turns of 1-8 s, one in seven a 0.3-0.8 s backchannel,"
         " 0.1-0.6 s pauses, one loudness for all, 45 s long (a voice with little material"
         " repeats it), each also through a telephone line (300-3400 Hz, 8 kHz, mu-law, hiss at"
@@ -328,9 +328,9 @@ def method_text() -> str:
 
 
 def main(argv: list[str]) -> int:
-    from ..diarize import VoiceEncoder
+    from pipeline.diarize import VoiceEncoder
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench diarization")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks diarization")
     parser.add_argument(
         "--held-out",
         metavar="NOTE",
@@ -346,7 +346,7 @@ def main(argv: list[str]) -> int:
     rows, summary, cpu = measure(measured, encoder)
     text = "\n".join(
         [
-            "## Diarization (`python -m pipeline.bench diarization`)",
+            "## Diarization (`python -m benchmarks diarization`)",
             "",
             f"Machine: {machine()}.",
             method_text(),

@@ -129,7 +129,7 @@ def dask_scaling(scratch: Path) -> dict[int, float]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench ingest")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks ingest")
     parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
     rows = [[stage, f"{seconds:.1f}"] for stage, seconds in both["stages"].items()]
     text = "\n".join(
         [
-            "## End to end (`python -m pipeline.bench ingest`)",
+            "## End to end (`python -m benchmarks ingest`)",
             "",
             f"Machine: {machine()}.",
             "The demo podcast (4 episodes, 14 minutes of audio, one with a publisher transcript)"

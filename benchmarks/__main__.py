@@ -1,4 +1,4 @@
-"""python -m pipeline.bench {asr,...}: run one benchmark and record it."""
+"""python -m benchmarks {asr,...}: run one benchmark and record it."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import importlib
 import sys
 
 BENCHMARKS = {
-    "asr": "pipeline.bench.asr",
-    "themes": "pipeline.bench.themes",
-    "search": "pipeline.bench.search",
-    "ingest": "pipeline.bench.ingest",
-    "diarization": "pipeline.bench.diarization",
-    "loops": "pipeline.bench.loops",
+    "asr": "benchmarks.asr",
+    "themes": "benchmarks.themes",
+    "search": "benchmarks.search",
+    "ingest": "benchmarks.ingest",
+    "diarization": "benchmarks.diarization",
+    "loops": "benchmarks.loops",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("name", choices=sorted(BENCHMARKS) + ["asr-run"])
     args, rest = parser.parse_known_args(argv)
     if args.name == "asr-run":

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engines import AsrOptions
+from pipeline.engines import AsrOptions
+
 from . import DEMO_AUDIO, machine, table, write_section
 from .asr import normalizer, wer
 
@@ -55,7 +56,7 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:
 
 def flagged_seconds(segments: list[Any]) -> float:
     """Seconds the second pass would retry: loops and low confidence."""
-    from ..recovery import RETRY
+    from pipeline.recovery import RETRY
 
     return sum(s.end - s.start for s in segments if s.quality in RETRY)
 
@@ -71,7 +72,7 @@ def _inside(segment: Any, turn: dict[str, Any]) -> bool:
 
 def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) -> float:
     """WER of the searchable text in the turns' time spans against their script."""
-    from ..guard import SEARCHABLE
+    from pipeline.guard import SEARCHABLE
 
     reference = " ".join(t["text"] for t in turns)
     hypothesis = " ".join(
@@ -81,9 +82,9 @@ def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) 
 
 
 def measure(model: str, snr: float, cache: Path) -> dict[str, Any]:
-    from ..audio import load_audio
-    from ..engines import load_engine
-    from ..transcribe import transcribe_file
+    from pipeline.audio import load_audio
+    from pipeline.engines import load_engine
+    from pipeline.transcribe import transcribe_file
 
     normalize = normalizer()
     row: dict[str, Any] = dict.fromkeys(("before", "after", "recovered", "wer1", "wer2", "n"), 0.0)
@@ -110,7 +111,7 @@ def measure(model: str, snr: float, cache: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench loops")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks loops")
     parser.add_argument("--models", default="tiny.en")
     parser.add_argument("--cache", default="data/models")
     args = parser.parse_args(argv)
@@ -153,7 +154,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         )
     return "\n".join(
         [
-            "## Recovered loops (`python -m pipeline.bench loops`)",
+            "## Recovered loops (`python -m benchmarks loops`)",
             "",
             f"Machine: {machine()}.",
             "Audio: the 4 demo episodes (14.5 min) made narrow-band radio (3 kHz low-pass,"

@@ -9,22 +9,21 @@ found when any mention of it is found in the passage.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from ..models import Segment
-from ..nlp import HIGH, Analyzer
-from ..people import same_person, split_name
+from pipeline.models import Segment
+from pipeline.nlp import HIGH, Analyzer
+from pipeline.people import same_person, split_name
+from pipeline.training import load_passages, split
+
 from . import ROOT, append_row, machine, table, write_section
 
-EVAL = ROOT / "tests" / "eval" / "themes.jsonl"
 SEALED = ROOT / "tests" / "eval" / "sealed"
 # Said with every people figure, so nobody takes the test split's for a held-out measure.
 PEOPLE_CAVEAT = (
@@ -68,16 +67,6 @@ class Scores:
         recall = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return precision, recall, f1
-
-
-def load_eval(path: Path = EVAL) -> list[dict[str, Any]]:
-    """One labelled passage a line (tests/eval/README.md)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def split(passages: list[dict[str, Any]], part: str) -> list[dict[str, Any]]:
-    parity = 1 if part == "dev" else 0
-    return [p for p in passages if int(p["id"].lstrip("p")) % 2 == parity]
 
 
 @dataclass
@@ -182,7 +171,7 @@ def people_scores(passages: list[dict[str, Any]], predictions: Predictions) -> d
 
 def evaluate(analyzer: Analyzer | None = None) -> dict[str, Any]:
     analyzer = analyzer or Analyzer()
-    passages = load_eval()
+    passages = load_passages()
     predictions = predict(analyzer, passages)
     index = {p["id"]: i for i, p in enumerate(passages)}
     parts = {}
@@ -217,7 +206,7 @@ def _method(analyzer: Analyzer) -> str:
 def report(result: dict[str, Any]) -> str:
     test, dev = result["parts"]["test"], result["parts"]["dev"]
     lines = [
-        "## Themes and people (`python -m pipeline.bench themes`)",
+        "## Themes and people (`python -m benchmarks themes`)",
         "",
         f"Machine: {machine()}.",
         f"Data: `tests/eval/themes.jsonl`, {result['passages']} hand-labelled passages written"
@@ -288,7 +277,7 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-SEALED_HEADER = """## Sealed set: every look (`python -m pipeline.bench themes --sealed NOTE`)
+SEALED_HEADER = """## Sealed set: every look (`python -m benchmarks themes --sealed NOTE`)
 
 The 350 passages of `tests/eval/sealed/` (see its README), measured once per design
 decision; every look is a row, none is ever removed, so it is visible how often the
@@ -299,7 +288,7 @@ least 5 passages."""
 def sealed_look(analyzer: Analyzer, note: str) -> list[object]:
     """One row for the sealed set's log: themes (every mention and high confidence
     only), the worst theme, and people."""
-    passages = [p for f in sorted(SEALED.glob("*.jsonl")) for p in load_eval(f)]
+    passages = [p for f in sorted(SEALED.glob("*.jsonl")) for p in load_passages(f)]
     found = predict(analyzer, passages)
     every, high = theme_scores(passages, found.combined), theme_scores(passages, found.high)
     themes = [t.id for t in analyzer.codebook.themes]
@@ -322,7 +311,7 @@ SEALED_COLUMNS += ["worst theme F1", "people name F1", "role accuracy"]
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench themes")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks themes")
     parser.add_argument("--no-write", action="store_true", help="Print only.")
     parser.add_argument(
         "--sealed",

@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m pipeline.bench NAME`, results written to docs/benchmarks.md.
+"""Benchmarks: `python -m benchmarks NAME`, results written to docs/benchmarks.md.
 
 Each benchmark owns one section of that file (between HTML comment markers), so
 running one never erases the others' figures.
@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "benchmarks.md"
 REALDATA = Path(os.environ.get("PODINSIGHTS_REALDATA", ROOT.parent / "shared" / "realdata"))
 DEMO_AUDIO = ROOT / "data" / "demo" / "audio"
 
 HEADER = """# Benchmarks
 
-Measured with `make bench` (or `python -m pipeline.bench NAME`) on the machine named
+Measured with `make bench` (or `python -m benchmarks NAME`) on the machine named
 in each section. Comparisons are made within one run, side by side, because these
 machines are noisy: the ratios are the figures to trust.
 """

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engines import AsrOptions
+from pipeline.engines import AsrOptions
+
 from . import DEMO_AUDIO, REALDATA, machine, peak_rss_mb, table, write_section
 
 
@@ -85,10 +86,10 @@ def corpus() -> list[tuple[str, Path, str]]:
 
 def run_worker(argv: list[str]) -> int:
     """One configuration over the files, in this process; prints JSON on stdout."""
-    from ..engines import load_engine
-    from ..guard import SEARCHABLE
-    from ..transcribe import transcribe_file
-    from ..vocabulary import transcription_terms
+    from pipeline.engines import load_engine
+    from pipeline.guard import SEARCHABLE
+    from pipeline.transcribe import transcribe_file
+    from pipeline.vocabulary import transcription_terms
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -142,7 +143,7 @@ def run_config(config: Config, clips: list[tuple[str, Path, str]], cache: Path) 
     command = [
         sys.executable,
         "-m",
-        "pipeline.bench",
+        "benchmarks",
         "asr-run",
         "--config",
         json.dumps(asdict(config)),
@@ -205,7 +206,7 @@ def theme_scores(segments: dict[str, list[list[Any]]], analyzer: Any) -> tuple[f
     """Precision, recall and F1 of themes against the scripts' turn labels: a labelled
     (turn, theme) is found when a mention of the theme starts in the turn's minutes or
     the next one; a mention is right when such a turn lies within the same reach."""
-    from ..models import Segment
+    from pipeline.models import Segment
 
     tp_turns = turns_total = tp_mentions = mentions_total = 0
     for stem, turns in demo_turns().items():
@@ -240,8 +241,8 @@ def script_segments() -> dict[str, list[list[Any]]]:
 
 def demo_vocabularies() -> dict[str, list[str]]:
     """What the transcribe stage gives Whisper for each demo episode (by audio name)."""
-    from ..feedparse import parse_feed
-    from ..vocabulary import episode_vocabulary, transcription_terms
+    from pipeline.feedparse import parse_feed
+    from pipeline.vocabulary import episode_vocabulary, transcription_terms
 
     feed = DEMO_AUDIO.parent / "feed.xml"
     parsed = parse_feed(feed.read_bytes(), feed.resolve().as_uri())
@@ -293,13 +294,13 @@ def summarize(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench asr")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks asr")
     parser.add_argument("--models", default="tiny.en,base")
     parser.add_argument("--no-sweep", action="store_true", help="Skip the settings sweep.")
     parser.add_argument("--cache", default="data/models")
     args = parser.parse_args(argv)
-    from ..codebook import load_codebook
-    from ..nlp import Analyzer
+    from pipeline.codebook import load_codebook
+    from pipeline.nlp import Analyzer
 
     clips = corpus()
     normalize = normalizer()
@@ -331,7 +332,7 @@ def main(argv: list[str]) -> int:
 def report(rows: list[dict[str, Any]], clips: list, script: tuple[float, float, float]) -> str:
     audio_minutes = rows[0]["audio"] / 60
     body = [
-        "## Transcription (`python -m pipeline.bench asr`)",
+        "## Transcription (`python -m benchmarks asr`)",
         "",
         f"Machine: {machine()}.",
         f"Audio: {len(clips)} clips, {audio_minutes:.1f} minutes: the 4 demo episodes (espeak-ng"
