@@ -151,7 +151,7 @@ def run_config(config: Config, clips: list[tuple[str, Path, str]], cache: Path) 
         str(cache),
         *(str(path) for _, path, _ in clips),
     ]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
