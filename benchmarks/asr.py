@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.engines import AsrOptions
 
-from . import DEMO_AUDIO, REALDATA, machine, peak_rss_mb, table, write_section
+from . import DEMO_AUDIO, REALDATA, ROOT, machine, peak_rss_mb, table, write_section
 
 
 @dataclass(frozen=True)
