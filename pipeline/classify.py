@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from .errors import PipelineError
 
 log = logging.getLogger("pipeline.classify")
 
-TRAINING = Path(__file__).resolve().parent.parent / "data" / "training"
+TRAINING = Path(str(resources.files("pipeline") / "defaults" / "training"))  # shipped with it
 DEFAULT_FILE = "theme-classifier.npz"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default, so training and use agree
 # Picked among neighbouring settings on tests/eval (docs/benchmarks.md says how): the

@@ -7,12 +7,15 @@ import json
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
 
-DEFAULT_CODEBOOK = Path(__file__).resolve().parent.parent / "data" / "themes.toml"
+# The codebook that ships in the package (data/themes.toml in a checkout links to it):
+# found through importlib.resources, so an installed wheel has it too.
+DEFAULT_CODEBOOK = Path(str(resources.files("pipeline") / "defaults" / "themes.toml"))
 CATEGORIES = ("social-identity-leadership", "leadership", "followership", "commercial")
 REQUIRED = ("id", "label", "category", "definition")
 
@@ -98,8 +101,8 @@ def load_codebook(path: str | Path | None = None, *, validate: bool = True) -> C
 
 
 def _classifier_path(name: Any, codebook: Path) -> Path | None:
-    """Looked up beside the codebook, then in the project's data/ (so a copy of the
-    codebook elsewhere still finds the shipped classifier)."""
+    """Looked up beside the codebook, then beside the packaged default (so a copy of
+    the codebook elsewhere still finds the shipped classifier)."""
     if name is None:
         return None
     if not isinstance(name, str) or not name.strip():
