@@ -58,7 +58,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 CodebookOption = Annotated[
-    Path | None, typer.Option("--codebook", help="Theme codebook [default: the packaged one, data/themes.toml in a checkout].")
+    Path | None,
+    typer.Option(
+        "--codebook",
+        help="Theme codebook [default: the packaged one, data/themes.toml in a checkout].",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")]
 FeedOption = Annotated[str | None, typer.Option(help="Feed id, URL or part of its title.")]
