@@ -32,8 +32,8 @@ from . import __version__
 from . import db as dbmod
 from . import episodes as episodes_mod
 from . import feeds as feeds_mod
-from .asr_models import check_model_name
-from .download import download_episodes
+from .asr_models import DEFAULT_MODEL, check_model_name
+from .download import DOWNLOADS, download_episodes
 from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from .errors import PipelineError
 from .ingest import PipelineSettings, run_ingest, run_log
@@ -337,7 +337,7 @@ def poll(
 def download(
     ctx: typer.Context,
     limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
-    workers: Annotated[int, typer.Option(help="Downloads at once.")] = 3,
+    workers: Annotated[int, typer.Option(help="Downloads at once.")] = DOWNLOADS,
 ) -> None:
     """Download the audio of new episodes (and retry failed ones that are due)."""
     state: State = ctx.obj
@@ -367,7 +367,7 @@ def ingest(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many episodes per stage.")] = None,
     engine: EngineOption = DEFAULT_ENGINE,
-    model: ModelOption = "tiny.en",
+    model: ModelOption = DEFAULT_MODEL,
     scheduler: Annotated[
         str | None,
         typer.Option(help="Dask scheduler (tcp://HOST:8786) to transcribe and analyse on."),
@@ -457,7 +457,7 @@ class RtfProgress(BarProgress):
 def transcribe(
     ctx: typer.Context,
     engine: EngineOption = DEFAULT_ENGINE,
-    model: ModelOption = "tiny.en",
+    model: ModelOption = DEFAULT_MODEL,
     limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
     force: Annotated[bool, typer.Option(help="Transcribe again episodes that have one.")] = False,
     force_asr: Annotated[
@@ -523,7 +523,7 @@ def transcribe_file_command(
         Path, typer.Argument(help="Audio or video file (mp3, m4a, ogg, flac, wav...).")
     ],
     engine: EngineOption = DEFAULT_ENGINE,
-    model: ModelOption = "tiny.en",
+    model: ModelOption = DEFAULT_MODEL,
     beam_size: BeamOption = AsrOptions.beam_size,
     vad: VadOption = True,
     as_json: Annotated[

@@ -34,7 +34,7 @@ STAGE = "download"
 MAX_AUDIO_BYTES = 2 * 1024**3
 AUDIO_DEADLINE = 3 * 3600.0
 CHUNK = 256 * 1024
-WORKERS = 3
+DOWNLOADS = 3  # at once: they wait on the network, not the CPU
 TRIES = 3  # within one run, for 5xx and timeouts; later runs retry with backoff
 RETRY_DELAY = 2.0
 EXTENSIONS = {"mp3", "m4a", "mp4", "aac", "ogg", "oga", "opus", "flac", "wav", "webm", "m4b", "mkv"}
@@ -106,7 +106,7 @@ def download_episodes(
     data_dir: Path,
     *,
     limit: int | None = None,
-    workers: int = WORKERS,
+    workers: int = DOWNLOADS,
     progress: Progress | None = None,
     http: httpx.Client | None = None,
 ) -> Iterator[DownloadResult]:

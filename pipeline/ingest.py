@@ -22,11 +22,12 @@ from .analyze import (
     save_analysis,
     update_keyphrase_scores,
 )
+from .asr_models import DEFAULT_MODEL
 from .codebook import load_codebook
 from .db import utcnow
 from .diarize import assign_speakers
 from .diarize import available as diarize_available
-from .download import fetch_enclosure, pending_downloads, save_download
+from .download import DOWNLOADS, fetch_enclosure, pending_downloads, save_download
 from .engines import DEFAULT_ENGINE, AsrOptions
 from .episodes import mark_failed
 from .feeds import import_opml, poll_feeds
@@ -47,13 +48,10 @@ from .workers import worker_pool
 log = logging.getLogger("pipeline.ingest")
 
 
-DOWNLOADS = 3  # downloads at once: they wait on the network, not the CPU
-
-
 @dataclass
 class PipelineSettings:
     engine: str = DEFAULT_ENGINE
-    model: str = "tiny.en"
+    model: str = DEFAULT_MODEL
     options: AsrOptions = field(default_factory=AsrOptions)
     codebook: Path | None = None
     scheduler: str | None = None  # a Dask scheduler address; None: a local process pool

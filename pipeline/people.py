@@ -206,9 +206,11 @@ _SHOW = r"(?i:show|podcast|pod|programme|program)"
 # A description between commas: "Jamal Whitcombe, head of service at a train operator, ..."
 _ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
 
+HOST_SELF = rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"  # "I'm your host, Dana ..."
+
 INTRODUCTIONS = [
     # The host introduces themselves, or is thanked by the guest.
-    (HOST, rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"),
+    (HOST, HOST_SELF),
     (HOST, rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?(?:{I_AM}\s+)?(?i:your\s+(?:co-?)?host)"),
     (HOST, rf"(?i:your\s+(?:co-?)?host(?:\s+for\s+(?:today|tonight))?),?\s+{NAME}"),
     # Not "sponsored and hosted by Buzzsprout" (a hosting company), nor "the awards were
@@ -636,6 +638,15 @@ def _introduced(text: str) -> Iterator[tuple[str, str]]:
         for match in _names(pattern, text):
             for name in _with_coordinated(text, match):
                 yield name, MENTIONED if role == GUEST and _another_episode(text, match) else role
+
+
+def own_names(text: str) -> list[str]:
+    """The names a speaker gives as their own in ``text`` ("I'm Tony Marino", "I'm your
+    host, Dana Whitfield"), in order: how speakers.py names the voice that said it."""
+    names: list[str] = []
+    for pattern in (HOST_SELF, SELF_INTRODUCTION):
+        names += [_trim(m.group("name")) for m in _names(pattern, text)]
+    return list(dict.fromkeys(names))
 
 
 def self_introductions(text: str, context: str | None = None) -> Iterable[tuple[str, str]]:

@@ -22,12 +22,10 @@ from .db import transaction, utcnow
 from .diarize import LOW_CONFIDENCE, Diarization, default_names
 from .errors import PipelineError
 from .models import Segment, segment_from_row, words_json
-from .people import NAME, same_person, split_name
+from .people import GUEST, HOST, MENTIONED, NAME, feed_role, own_names, same_person, split_name
 
 VOICE_MATCH = 0.92  # cosine similarity that names a voice: demo same-voice >= 0.99, others <= 0.86
 TRUSTED = ("introduction", "address", "correction")  # sources that teach the registry
-SPEAKING_ROLES = ("host", "co-host", "cohost", "guest")  # podcast:person roles that talk
-SELF = re.compile(rf"\b(?:I'm|I am|my name is|this is)\s+(?:your\s+host,?\s+)?{NAME}")
 GREETING = r"(?:thanks|thank you|hi|hello|hey|welcome back|welcome|so|well|great|yes|right)"
 ADDRESS = re.compile(rf"^(?:{GREETING},?\s+)?{NAME}[,.!?]")
 
@@ -73,8 +71,7 @@ def name_speakers(
             named[label] = Named(name, source)
 
     for label, segment in zip(labels, segments, strict=True):
-        for match in SELF.finditer(segment.text):
-            said = match.group("name")
+        for said in own_names(segment.text):
             give(
                 label,
                 _known(persons, said) or (said if len(said.split()) > 1 else None),
@@ -101,8 +98,8 @@ def _by_role(
     over is the one voice left over."""
     taken = {n.name for n in named.values()}
     open_labels = [label for label in sorted(talk, key=lambda x: -talk[x]) if label not in named]
-    hosts = [split_name(p["name"])[0] for p in persons if p.get("role") == "host"]
-    guests = [split_name(p["name"])[0] for p in persons if p.get("role") == "guest"]
+    hosts = [split_name(p["name"])[0] for p in persons if feed_role(p.get("role")) == HOST]
+    guests = [split_name(p["name"])[0] for p in persons if feed_role(p.get("role")) == GUEST]
     for host in hosts[:1]:
         if host not in taken and open_labels:
             give(open_labels.pop(0), host, "feed-role")
@@ -187,8 +184,11 @@ def sync_mention_speakers(db: sqlite_utils.Database, episode_id: str) -> None:
 
 def expected_speakers(persons: list[dict[str, Any]]) -> int | None:
     """How many people the feed says speak in the episode (hosts, co-hosts, guests, and
-    persons with no role): a prior for diarization's count, None when the feed is silent."""
-    speaking = {p.get("name") for p in persons if p.get("role") in (None, "", *SPEAKING_ROLES)}
+    persons with no role, whom the namespace makes hosts): a prior for diarization's
+    count, None when the feed is silent."""
+    speaking = {
+        p.get("name") for p in persons if not p.get("role") or feed_role(p["role"]) != MENTIONED
+    }
     return len(speaking) or None
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import sqlite_utils
 
 from . import guard, net
-from .asr_models import ModelError
+from .asr_models import DEFAULT_MODEL, ModelError
 from .audio import SAMPLE_RATE, AudioError, windows
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, EngineError, load_engine
@@ -249,7 +249,7 @@ def transcribe_episodes(
     data_dir: Path,
     *,
     engine: str = DEFAULT_ENGINE,
-    model: str = "tiny.en",
+    model: str = DEFAULT_MODEL,
     options: AsrOptions | None = None,
     limit: int | None = None,
     force: bool = False,
