@@ -24,6 +24,7 @@ import sqlite_utils
 from . import guard, net
 from .asr_models import ModelError
 from .audio import SAMPLE_RATE, AudioError, windows
+from .audio import duration as file_duration
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, EngineError, load_engine
 from .episodes import mark_done, mark_failed, pending
@@ -183,9 +184,10 @@ def transcribe_by_channel(
 
 
 def fetch_publisher_transcript(
-    http: httpx.Client, episode: dict[str, Any], feed_url: str
+    http: httpx.Client, episode: dict[str, Any], feed_url: str, duration: float | None = None
 ) -> Transcript | None:
-    """The feed's own transcript, parsed; None when the feed offers none."""
+    """The feed's own transcript, parsed and fitted to the audio's ``duration`` (when
+    known); None when the feed offers none."""
     offered = json.loads(episode.get("transcripts") or "[]")
     chosen = choose_transcript(offered)
     if chosen is None:
@@ -211,12 +213,16 @@ def fetch_publisher_transcript(
         mime = chosen.get("type") or response.headers.get("content-type")
     # The publisher's text is not Whisper's, so the hallucination guard has nothing
     # to judge; untimed formats arrive marked "estimated-time".
-    segments = parse_transcript(data, mime=mime, name=url)
+    warnings: list[str] = []
+    segments = parse_transcript(data, mime=mime, name=url, duration=duration, warnings=warnings)
+    for warning in warnings:
+        log.warning("%s: the transcript %s: %s", episode["id"], url, warning)
     return Transcript(
         segments=segments,
         source="publisher",
         language=chosen.get("language"),
         audio_duration=max((s.end for s in segments), default=0.0),
+        options={"warnings": warnings} if warnings else {},
         source_url=url,
         source_format=chosen.get("type"),
     )
@@ -325,6 +331,16 @@ class Transcriber:
                 )
             return self._engines[model]
 
+    def _duration(self, episode: dict[str, Any]) -> float | None:
+        """The audio's length, to check a publisher's times against: the file's own
+        when it is downloaded, else what the feed says."""
+        if episode.get("audio_path"):
+            try:
+                return file_duration(self.data_dir / episode["audio_path"]) or None
+            except AudioError:
+                pass  # Whisper will report the bad audio; the feed's figure will do here
+        return episode.get("itunes_duration")
+
     def one(
         self,
         episode: dict[str, Any],
@@ -336,7 +352,9 @@ class Transcriber:
         publisher_error = None
         if not self.force_asr:
             try:
-                result.transcript = fetch_publisher_transcript(self.http, episode, feed_url)
+                result.transcript = fetch_publisher_transcript(
+                    self.http, episode, feed_url, self._duration(episode)
+                )
             except TranscriptError as exc:
                 publisher_error = str(exc)
                 log.warning(
