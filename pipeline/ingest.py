@@ -32,6 +32,7 @@ from .episodes import mark_failed
 from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
 from .speakers import name_speakers, recognise_again, speaker_rows
+from .text import PrintableFormatter
 from .transcribe import pending_transcriptions, save_transcript
 from .vocabulary import episode_vocabulary, transcription_terms
 from .work import (
@@ -114,7 +115,7 @@ def run_log(data_dir: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ingest-{utcnow().replace(':', '')}.log"
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("pipeline")
     level = root.level

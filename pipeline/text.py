@@ -15,13 +15,16 @@ from typing import Any
 
 from rich.markup import escape
 
-# C0 (but tab and newline), DEL, C1, and the bidi embedding/override/isolate marks.
+# Whole escape sequences go (CSI "ESC [ 2 J", OSC "ESC ] 0 ; title BEL"), so no
+# half of one is left as text; then any other C0 (but tab and newline), DEL, C1, and
+# the bidi embedding/override/isolate marks.
+_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(value: Any) -> str:
     """``value`` as text with every control character removed (tabs and newlines stay)."""
-    return _CONTROL.sub("", str(value))
+    return _CONTROL.sub("", _SEQUENCE.sub("", str(value)))
 
 
 def markup_safe(value: Any) -> str:

@@ -164,3 +164,65 @@ def test_a_long_clock_is_clamped_to_the_feeds_duration_and_the_warning_kept(tmp_
     assert max(r["end_time"] for r in store["segments"].rows) == 120
     (row,) = store["transcripts"].rows
     assert "clamped" in json.loads(row["options"])["warnings"][0]
+
+
+# 6 and 7. Feed text breaks the CLI; terminal escapes ---------------------------------------
+
+RETITLE = "\x1b]0;pwned\x07"  # OSC 0: sets the terminal's window title
+CLEAR = "\x1b[2J"  # CSI 2 J: clears the screen
+
+
+@pytest.fixture
+def markup_feed(tmp_path):
+    """A feed whose titles carry rich markup and terminal escapes; its transcript too."""
+    show = tmp_path / "show"
+    show.mkdir()
+    (show / "t.vtt").write_text(
+        f"WEBVTT\n\n00:01.000 --> 00:04.000\n<v [/red]Ann>Followers [/oops] trust{CLEAR}.\n"
+    )
+    tag = '<link>http://example.com/e</link><podcast:transcript url="t.vtt" type="text/vtt"/>'
+    title = f"Episode [/oops] {RETITLE}{CLEAR}"
+    feed = rss(item("e", title=title, url=None, extra=tag), title=f"Show [/bold] {RETITLE}")
+    (show / "feed.xml").write_bytes(feed)
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", str(show / "feed.xml"))
+    invoke(db, "poll")
+    transcribed = invoke(db, "transcribe")
+    assert transcribed.exit_code == 0, transcribed.stderr
+    # What a hostile enclosure URL would leave in the database (search shows it as a link).
+    store = sqlite_utils.Database(db)
+    store.execute("update episodes set enclosure_url = ?", [f"http://x/a.mp3?[/bold]{CLEAR}"])
+    store.conn.commit()
+    return db, transcribed.stdout + transcribed.stderr
+
+
+def test_stored_titles_carry_no_control_characters(markup_feed):
+    store = sqlite_utils.Database(markup_feed[0])
+    (feed,) = store["feeds"].rows
+    (episode,) = store["episodes"].rows
+    assert feed["title"] == "Show [/bold]" and episode["title"] == "Episode [/oops]"
+
+
+def test_markup_and_escapes_in_feed_text_are_printed_as_plain_text(markup_feed):
+    db, transcribed = markup_feed
+    episode_id = next(iter(episodes(db).values()))["id"]
+    outputs = {"transcribe": transcribed}
+    for command in (["feeds", "list"], ["episodes"], ["show", episode_id], ["search", "trust"]):
+        result = invoke(db, *command)
+        no_traceback(result)
+        assert result.exit_code == 0, (command, result.stderr)
+        outputs[command[0]] = result.stdout + result.stderr
+    for command, text in outputs.items():
+        assert "\x1b" not in text and "\x07" not in text, command
+    assert "[/oops]" in outputs["episodes"] and "[/bold]" in outputs["feeds"]
+    assert "Followers [/oops] trust" in outputs["show"] and "[/red]Ann" in outputs["show"]
+    assert "[/bold]" in outputs["search"]
+
+
+def test_log_lines_carry_no_control_characters():
+    import logging
+
+    from pipeline.text import PrintableFormatter
+
+    record = logging.LogRecord("pipeline", logging.WARNING, "", 0, "feed %s", (RETITLE,), None)
+    assert "\x1b" not in PrintableFormatter("%(message)s").format(record)
