@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ingest: install
+	$(BIN)/podinsights feeds add data/demo/feed.xml
 	$(BIN)/podinsights ingest --feeds data/feeds.opml
 
 test: install

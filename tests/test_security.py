@@ -226,3 +226,25 @@ def test_log_lines_carry_no_control_characters():
 
     record = logging.LogRecord("pipeline", logging.WARNING, "", 0, "feed %s", (RETITLE,), None)
     assert "\x1b" not in PrintableFormatter("%(message)s").format(record)
+
+
+# 11. OPML entries that are not URLs ----------------------------------------------------------
+
+
+def test_an_opml_file_subscribes_only_to_web_feeds(tmp_path):
+    (tmp_path / "local.xml").write_bytes(rss(item("l")))
+    opml = tmp_path / "subs.opml"
+    entries = ["/etc/hostname", "../../etc/passwd", "local.xml", "file:///etc/passwd", "ftp://x/f"]
+    outlines = "".join(f'<outline text="t" xmlUrl="{url}"/>' for url in entries)
+    opml.write_text(
+        f'<opml version="2.0"><body>{outlines}'
+        '<outline text="web" xmlUrl="https://example.com/feed.rss"/></body></opml>'
+    )
+    db = tmp_path / "p.db"
+    result = invoke(db, "feeds", "import", str(opml))
+    assert result.exit_code == 0
+    no_traceback(result)
+    urls = [row["url"] for row in sqlite_utils.Database(db)["feeds"].rows]
+    assert urls == ["https://example.com/feed.rss"]
+    # The user's own command line still subscribes to a local file.
+    assert invoke(db, "feeds", "add", str(tmp_path / "local.xml")).exit_code == 0
