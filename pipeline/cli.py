@@ -328,7 +328,8 @@ def poll(
 ) -> None:
     """Fetch every subscribed feed and record new and changed episodes."""
     with writer(ctx.obj, "poll"):
-        results = [vars(r) for r in feeds_mod.poll_feeds(ctx.obj.db, force=force)]
+        polled = feeds_mod.poll_feeds(ctx.obj.db, force=force)
+        results = [vars(r) for r in sorted(polled, key=lambda result: result.feed_id)]
     if as_json:
         emit_json(results)
     else:

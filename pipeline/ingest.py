@@ -34,6 +34,7 @@ from .progress import NullProgress, Progress
 from .speakers import name_speakers, recognise_again, speaker_rows
 from .text import PrintableFormatter
 from .transcribe import pending_transcriptions, save_transcript
+from .urls import may_reach_private
 from .vocabulary import episode_vocabulary, transcription_terms
 from .work import (
     AnalyzeJob,
@@ -225,7 +226,7 @@ class Writer:
                         fetch_enclosure,
                         http,
                         episode,
-                        self.feeds[episode["feed_id"]]["url"],
+                        self.feeds[episode["feed_id"]],
                         self.data_dir,
                         self.progress,
                     )
@@ -267,6 +268,7 @@ class Writer:
             audio,
             settings.diarize,
             episode_vocabulary(episode, self.terms, feed) if settings.options.vocabulary else [],
+            may_reach_private(feed),
         )
         self.running[self.executor.submit(transcribe_task, job)] = "transcribe"
 

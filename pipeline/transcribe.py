@@ -33,7 +33,7 @@ from .progress import NullProgress, Progress
 from .recovery import Recovery, recover
 from .speakers import save_speakers
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
-from .urls import enclosure_problem, is_local, local_path
+from .urls import enclosure_problem, is_local, local_path, may_reach_private
 from .vad import speech_spans
 from .vocabulary import MAX_TERMS, episode_vocabulary, transcription_terms
 from .vocabulary import prompt as glossary
@@ -184,10 +184,14 @@ def transcribe_by_channel(
 
 
 def fetch_publisher_transcript(
-    http: httpx.Client, episode: dict[str, Any], feed_url: str, duration: float | None = None
+    http: httpx.Client,
+    episode: dict[str, Any],
+    feed_url: str,
+    duration: float | None = None,
+    allow_private: bool = False,
 ) -> Transcript | None:
     """The feed's own transcript, parsed and fitted to the audio's ``duration`` (when
-    known); None when the feed offers none."""
+    known); None when the feed offers none. ``allow_private``: urls.may_reach_private."""
     offered = json.loads(episode.get("transcripts") or "[]")
     chosen = choose_transcript(offered)
     if chosen is None:
@@ -204,7 +208,9 @@ def fetch_publisher_transcript(
         mime = chosen.get("type")
     else:
         try:
-            response = net.get(http, url, max_bytes=MAX_TRANSCRIPT_BYTES)
+            response = net.get(
+                http, url, max_bytes=MAX_TRANSCRIPT_BYTES, allow_private=allow_private
+            )
         except net.FetchError as exc:
             raise TranscriptError(str(exc)) from exc
         if response.status >= 400:
@@ -288,6 +294,7 @@ def transcribe_episodes(
                         feed["url"],
                         episode_vocabulary(episode, terms, feed) if options.vocabulary else [],
                         feed.get("model"),
+                        may_reach_private(feed),
                     )
                 )
             for future in as_completed(futures):
@@ -347,13 +354,14 @@ class Transcriber:
         feed_url: str,
         vocabulary: Sequence[str] = (),
         model: str | None = None,
+        allow_private: bool = False,
     ) -> TranscribeResult:
         result = TranscribeResult(episode["id"], episode.get("title"))
         publisher_error = None
         if not self.force_asr:
             try:
                 result.transcript = fetch_publisher_transcript(
-                    self.http, episode, feed_url, self._duration(episode)
+                    self.http, episode, feed_url, self._duration(episode), allow_private
                 )
             except TranscriptError as exc:
                 publisher_error = str(exc)

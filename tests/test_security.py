@@ -5,18 +5,28 @@ guard itself."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 import sqlite_utils
 
+from pipeline import db as dbmod
+from pipeline import download, feeds, net
 from pipeline.transcripts import TranscriptError, parse_transcript
 
-from .conftest import DEMO
+from .conftest import DEMO, ROOT
 from .feedgen import item, rss
-from .server import Reply
+from .server import Reply, ranged
+from .test_download import AUDIO, interrupted
 from .test_hostile import invoke
 from .test_reliability import assert_whole
 
@@ -248,3 +258,327 @@ def test_an_opml_file_subscribes_only_to_web_feeds(tmp_path):
     assert urls == ["https://example.com/feed.rss"]
     # The user's own command line still subscribes to a local file.
     assert invoke(db, "feeds", "add", str(tmp_path / "local.xml")).exit_code == 0
+
+
+# 2, 3, 4 and NAT64: one guard, decided on the address connected to ------------------------
+
+PUBLIC_IP = "93.184.216.34"  # stands for any address on the internet
+
+
+class FakeDns:
+    """Name resolution as an attacker who runs the authoritative DNS server for their
+    own domain can shape it: any answers, a different one on each lookup (TTL 0, so
+    nothing caches it). This replaces socket.getaddrinfo, below the guard: the guard
+    still decides from the address a connection is made to.
+
+    PUBLIC_IP has no route from the test machine, so connections to it reach the
+    ``public`` loopback server instead, which plays the internet; 127.0.0.1 reaches
+    the ``internal`` one, which plays a service on this machine."""
+
+    def __init__(self, monkeypatch, public_port: int):
+        self.answers: dict[str, list[str]] = {}
+        self.public_port = public_port
+        self.real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if host in self.answers:
+            queue = self.answers[host]
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return [self._info(address, port) for address in answer.split(",")]
+        if host == PUBLIC_IP:
+            return self.real("127.0.0.1", self.public_port, family, type, proto, flags)
+        return self.real(host, port, family, type, proto, flags)
+
+    @staticmethod
+    def _info(address: str, port):
+        if ":" in address:
+            return (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port or 0, 0, 0))
+        return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))
+
+
+@pytest.fixture
+def internet(server, monkeypatch):
+    """(public server, internal server, DNS): podcast.example is a public feed host."""
+    from .server import Server
+
+    monkeypatch.delenv("PODINSIGHTS_ALLOW_PRIVATE", raising=False)
+    with Server() as internal:
+        internal.route("/secret.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nthe admin password\n")
+        internal.route("/a.mp3", Reply(200, b"ID3 internal", {"Content-Type": "audio/mpeg"}))
+        internal.route("/feed", rss(item("internal", url="http://example.com/x.mp3")))
+        dns = FakeDns(monkeypatch, server.httpd.server_address[1])
+        dns.answers["podcast.example"] = [PUBLIC_IP]
+        yield server, internal, dns
+
+
+def public_url(server, path: str) -> str:
+    return f"http://podcast.example:{server.httpd.server_address[1]}{path}"
+
+
+def test_a_public_feed_reaches_no_private_address_by_any_of_its_urls(internet, tmp_path):
+    public, internal, _ = internet
+    secret = internal.url("/secret.vtt")
+    transcript = f'<link>http://e/1</link><podcast:transcript url="{secret}" type="text/vtt"/>'
+    public.route(
+        "/feed",
+        rss(
+            item("transcript-only", url=None, extra=transcript),
+            item("redirected", url=public_url(public, "/moved.mp3")),
+            channel_extra=f'<atom:link rel="next" href="{internal.url("/feed")}"/>',
+        ),
+    )
+    public.route("/moved.mp3", Reply(302, headers={"Location": internal.url("/a.mp3")}))
+    public.route("/feed-moved", Reply(301, headers={"Location": internal.url("/feed")}))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", public_url(public, "/feed"))
+    invoke(db, "feeds", "add", public_url(public, "/feed-moved"))
+    no_traceback(invoke(db, "poll"))
+    no_traceback(invoke(db, "download"))
+    no_traceback(invoke(db, "transcribe"))
+    assert internal.log == []  # not one request reached this machine's service
+    rows = episodes(db)
+    assert set(rows) == {"transcript-only", "redirected"}  # nothing from the next page
+    for guid in rows:
+        assert rows[guid]["status"] == "failed" and "private" in rows[guid]["last_error"]
+    assert rows["redirected"]["retry_after"] is None  # permanent: no retry will do better
+    moved = next(r for r in sqlite_utils.Database(db)["feeds"].rows if r["url"].endswith("moved"))
+    assert "private" in moved["last_error"]
+    assert sqlite_utils.Database(db)["transcripts"].count == 0
+
+
+def test_dns_rebinding_reaches_only_the_address_that_was_checked(internet, tmp_path):
+    public, internal, dns = internet
+    # Public for whoever looks first, loopback for whoever looks next.
+    dns.answers["rebind.example"] = [PUBLIC_IP, "127.0.0.1", "127.0.0.1", "127.0.0.1"]
+    port = internal.httpd.server_address[1]
+    public.route("/feed", rss(item("e", url=f"http://rebind.example:{port}/a.mp3")))
+    public.route("/a.mp3", Reply(200, b"ID3 public", {"Content-Type": "audio/mpeg"}))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", public_url(public, "/feed"))
+    invoke(db, "poll")
+    invoke(db, "download")
+    assert internal.log == []
+    assert [r.path for r in public.requests("/a.mp3")] == ["/a.mp3"]  # the checked address
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [f"{PUBLIC_IP},10.0.0.1", f"{PUBLIC_IP},127.0.0.1", f"{PUBLIC_IP},::1"],
+    ids=["lan", "loopback", "ipv6-loopback"],
+)
+def test_a_private_answer_in_the_feeds_own_dns_does_not_turn_the_guard_off(
+    internet, tmp_path, answers
+):
+    public, internal, dns = internet
+    dns.answers["podcast.example"] = [answers]
+    public.route("/feed", rss(item("e", url=internal.url("/a.mp3"))))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", public_url(public, "/feed"))
+    invoke(db, "poll")
+    invoke(db, "download")
+    assert internal.log == []
+    assert "private" in episodes(db)["e"]["last_error"]
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::7f00:1", "64:ff9b::a00:1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"]
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(internet, tmp_path, address):
+    public, _, dns = internet
+    # Behind a NAT64 gateway, 64:ff9b::7f00:1 is the gateway's 127.0.0.1.
+    dns.answers["wrapped.example"] = [address]
+    public.route("/feed", rss(item("e", url="http://wrapped.example/a.mp3")))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", public_url(public, "/feed"))
+    invoke(db, "poll")
+    invoke(db, "download")
+    assert "private" in episodes(db)["e"]["last_error"]
+
+
+def test_a_feed_the_user_gave_at_a_private_address_may_use_private_addresses(server, tmp_path):
+    server.route("/feed", rss(item("e", url=server.url("/a.mp3"))))
+    server.route("/a.mp3", Reply(200, b"ID3 lan", {"Content-Type": "audio/mpeg"}))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", server.url("/feed"))
+    invoke(db, "poll")
+    assert invoke(db, "download").exit_code == 0
+    assert episodes(db)["e"]["status"] == "downloaded"
+
+
+# 5. Trickled headers; one slow feed delays nobody ------------------------------------------
+
+TRICKLE = Reply(200, rss(item("slow")), {**RSS, **{f"X-Pad-{n}": "x" for n in range(40)}})
+TRICKLE.header_delay = 0.25  # ten seconds of headers, one line at a time
+
+
+def test_the_deadline_covers_headers_and_one_slow_feed_delays_nobody(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(net, "DEADLINE", 2.0)
+    server.route("/slow", TRICKLE)
+    for n in range(3):
+        server.route(f"/fast{n}", rss(item(f"fast{n}")))
+    db = dbmod.connect(tmp_path / "p.db")
+    for path in ("/slow", "/fast0", "/fast1", "/fast2"):
+        feeds.add_feed(db, server.url(path))
+    started = time.monotonic()
+    arrivals = [(r.url, r.error, time.monotonic() - started) for r in feeds.poll_feeds(db)]
+    assert [url.rsplit("/", 1)[1] for url, _, _ in arrivals][-1] == "slow"
+    assert all(seconds < 1.5 for url, _, seconds in arrivals[:-1])  # not behind the slow one
+    url, error, seconds = arrivals[-1]
+    assert "took longer than 2 s" in error and seconds < 4
+
+
+# 10. A resumed download never splices two files -------------------------------------------
+
+NEW_AUDIO = bytes(reversed(AUDIO))  # the same URL after a CDN re-inserted its ads
+
+
+def downloaded(db, tmp_path) -> tuple[bytes, dict]:
+    (result,) = download.download_episodes(db, tmp_path)
+    assert result.ok, result.error
+    row = next(db["episodes"].rows)
+    return (tmp_path / row["audio_path"]).read_bytes(), row
+
+
+@pytest.mark.parametrize("if_range", [True, False], ids=["honours-if-range", "ignores-it"])
+def test_a_file_that_changed_between_attempts_is_downloaded_whole(
+    db, server, tmp_path, monkeypatch, if_range
+):
+    interrupted(db, server, tmp_path, monkeypatch)
+    server.route("/a.mp3", ranged(NEW_AUDIO, etag='"v2"', if_range=if_range))
+    monkeypatch.setattr(download, "TRIES", 2)  # a careless server costs one attempt
+    body, row = downloaded(db, tmp_path)
+    assert body == NEW_AUDIO
+    assert row["audio_sha256"] == hashlib.sha256(NEW_AUDIO).hexdigest()
+    assert server.requests("/a.mp3")[0].headers["if-range"] == '"v1"'
+
+
+def test_a_200_answer_to_a_range_request_starts_over(db, server, tmp_path, monkeypatch):
+    interrupted(db, server, tmp_path, monkeypatch)
+    server.route("/a.mp3", Reply(200, NEW_AUDIO, {"Content-Type": "audio/mpeg"}))
+    assert downloaded(db, tmp_path)[0] == NEW_AUDIO
+
+
+def test_a_resume_at_the_wrong_offset_starts_over(db, server, tmp_path, monkeypatch):
+    interrupted(db, server, tmp_path, monkeypatch)
+    wrong = {"Content-Type": "audio/mpeg", "Content-Range": f"bytes 0-99/{len(AUDIO)}"}
+    replies = iter([Reply(206, AUDIO[:100], wrong), Reply(200, AUDIO, {"ETag": '"v1"'})])
+    server.route("/a.mp3", lambda request: next(replies))
+    monkeypatch.setattr(download, "TRIES", 2)
+    body, row = downloaded(db, tmp_path)
+    assert body == AUDIO and row["audio_size"] == len(AUDIO)
+
+
+# Suspected: serve --immutable while ingest writes -------------------------------------------
+
+
+def test_serve_sees_what_an_ingest_writes_while_it_serves(tmp_path):
+    from .test_datasette import free_port
+
+    path = tmp_path / "p.db"
+    store = dbmod.connect(path)
+    feeds.add_feed(store, "https://example.com/a.rss")
+    port = free_port()
+    command = [sys.executable, "-m", "pipeline", "--db", str(path), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/p/feeds.json?_shape=array&_col=url"
+    try:
+        wait_until_answers(url, process)
+        feeds.add_feed(store, "https://example.com/b.rss")  # the nightly run, meanwhile
+        urls = [row["url"] for row in httpx.get(url, timeout=10).json()]
+        assert urls == ["https://example.com/a.rss", "https://example.com/b.rss"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+# Suspected: two processes migrating at once ---------------------------------------------------
+
+
+def test_a_migration_another_process_finished_meanwhile_is_not_run_again(tmp_path, monkeypatch):
+    path = tmp_path / "p.db"
+    real = dbmod.schema_version
+    raced = []
+
+    def stale_read(db):
+        """The first, unlocked read: while it is in hand, another process migrates."""
+        version = real(db)
+        if not raced and not db.conn.in_transaction:
+            raced.append(True)
+            dbmod.connect(path).conn.close()
+        return version
+
+    monkeypatch.setattr(dbmod, "schema_version", stale_read)
+    store = dbmod.connect(path)
+    assert raced and real(store) == dbmod.SCHEMA_VERSION
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    path = tmp_path / "p.db"
+    script = f"from pipeline import db; db.connect({str(path)!r})"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, errors
+
+
+# Suspected: a NUL byte in a local feed's enclosure URL ----------------------------------------
+
+
+def test_a_nul_byte_in_a_local_enclosure_fails_that_episode_only(tmp_path):
+    show = tmp_path / "show"
+    show.mkdir()
+    (show / "good.mp3").write_bytes(b"ID3")
+    (show / "feed.xml").write_bytes(rss(item("nul", url="bad%00.mp3"), item("ok", url="good.mp3")))
+    db = tmp_path / "p.db"
+    invoke(db, "feeds", "add", str(show / "feed.xml"))
+    result = invoke(db, "poll")
+    no_traceback(result)
+    assert result.exit_code == 0
+    rows = episodes(db)
+    assert rows["ok"]["status"] == "new"
+    assert (
+        rows["nul"]["status"] == "failed" and "not a usable file path" in rows["nul"]["last_error"]
+    )
+
+
+# Suspected: a playlist disguised as audio ------------------------------------------------------
+
+
+def test_playlists_saved_as_audio_are_refused_unopened(server, tmp_path):
+    from pipeline.audio import AudioError, duration, load_audio
+
+    from .test_hostile import write_audio
+
+    write_audio(tmp_path / "other.wav", np.zeros(8000, np.float32), 8000, "pcm_s16le")
+    server.route("/segment.wav", (tmp_path / "other.wav").read_bytes())
+    playlists = {
+        "concat.mp3": "ffconcat version 1.0\nfile 'other.wav'\n",
+        "hls.mp3": (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n"
+            f"{server.url('/segment.wav')}\n#EXT-X-ENDLIST\n"
+        ),
+    }
+    for name, text in playlists.items():
+        (tmp_path / name).write_text(text)
+        for read in (load_audio, duration):
+            with pytest.raises(AudioError, match="cannot be read as audio"):
+                read(tmp_path / name)
+    assert server.log == []
+    assert load_audio(tmp_path / "other.wav").size == 16000  # real audio still opens
