@@ -265,30 +265,38 @@ def test_an_opml_file_subscribes_only_to_web_feeds(tmp_path):
 PUBLIC_IP = "93.184.216.34"  # stands for any address on the internet
 
 
-class FakeDns:
-    """Name resolution as an attacker who runs the authoritative DNS server for their
-    own domain can shape it: any answers, a different one on each lookup (TTL 0, so
-    nothing caches it). This replaces socket.getaddrinfo, below the guard: the guard
-    still decides from the address a connection is made to.
+class FakeInternet:
+    """Name resolution and routing as the test needs them, both below the guard.
 
-    PUBLIC_IP has no route from the test machine, so connections to it reach the
-    ``public`` loopback server instead, which plays the internet; 127.0.0.1 reaches
-    the ``internal`` one, which plays a service on this machine."""
+    DNS: an attacker who runs the authoritative server for their own domain gives any
+    answers, a different one on each lookup (TTL 0, so nothing caches it); this
+    replaces socket.getaddrinfo for those names. Routing: PUBLIC_IP (and any address
+    in ``routes``) has no route from the test machine, so socket connects to it are
+    delivered to a loopback server instead, as the internet or a NAT64 gateway would
+    deliver them. The guard still sees, and decides on, the address being connected to."""
 
     def __init__(self, monkeypatch, public_port: int):
         self.answers: dict[str, list[str]] = {}
-        self.public_port = public_port
-        self.real = socket.getaddrinfo
+        self.routes = {PUBLIC_IP: public_port}
+        self.real_getaddrinfo = socket.getaddrinfo
+        self.real_connect = socket.socket.connect
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
 
+        def connect(sock: socket.socket, address) -> None:  # the socket's own method
+            port = self.routes.get(address[0])
+            if port is None:
+                return self.real_connect(sock, address)
+            loopback = "::ffff:127.0.0.1" if sock.family == socket.AF_INET6 else "127.0.0.1"
+            return self.real_connect(sock, (loopback, port))
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
-        if host in self.answers:
-            queue = self.answers[host]
-            answer = queue.pop(0) if len(queue) > 1 else queue[0]
-            return [self._info(address, port) for address in answer.split(",")]
-        if host == PUBLIC_IP:
-            return self.real("127.0.0.1", self.public_port, family, type, proto, flags)
-        return self.real(host, port, family, type, proto, flags)
+        if host not in self.answers:
+            return self.real_getaddrinfo(host, port, family, type, proto, flags)
+        queue = self.answers[host]
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        return [self._info(address, port) for address in answer.split(",")]
 
     @staticmethod
     def _info(address: str, port):
@@ -299,7 +307,7 @@ class FakeDns:
 
 @pytest.fixture
 def internet(server, monkeypatch):
-    """(public server, internal server, DNS): podcast.example is a public feed host."""
+    """(public server, internal server, FakeInternet): podcast.example is a public host."""
     from .server import Server
 
     monkeypatch.delenv("PODINSIGHTS_ALLOW_PRIVATE", raising=False)
@@ -307,9 +315,9 @@ def internet(server, monkeypatch):
         internal.route("/secret.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\nthe admin password\n")
         internal.route("/a.mp3", Reply(200, b"ID3 internal", {"Content-Type": "audio/mpeg"}))
         internal.route("/feed", rss(item("internal", url="http://example.com/x.mp3")))
-        dns = FakeDns(monkeypatch, server.httpd.server_address[1])
-        dns.answers["podcast.example"] = [PUBLIC_IP]
-        yield server, internal, dns
+        fake = FakeInternet(monkeypatch, server.httpd.server_address[1])
+        fake.answers["podcast.example"] = [PUBLIC_IP]
+        yield server, internal, fake
 
 
 def public_url(server, path: str) -> str:
@@ -348,9 +356,9 @@ def test_a_public_feed_reaches_no_private_address_by_any_of_its_urls(internet, t
 
 
 def test_dns_rebinding_reaches_only_the_address_that_was_checked(internet, tmp_path):
-    public, internal, dns = internet
+    public, internal, fake = internet
     # Public for whoever looks first, loopback for whoever looks next.
-    dns.answers["rebind.example"] = [PUBLIC_IP, "127.0.0.1", "127.0.0.1", "127.0.0.1"]
+    fake.answers["rebind.example"] = [PUBLIC_IP, "127.0.0.1", "127.0.0.1", "127.0.0.1"]
     port = internal.httpd.server_address[1]
     public.route("/feed", rss(item("e", url=f"http://rebind.example:{port}/a.mp3")))
     public.route("/a.mp3", Reply(200, b"ID3 public", {"Content-Type": "audio/mpeg"}))
@@ -370,8 +378,8 @@ def test_dns_rebinding_reaches_only_the_address_that_was_checked(internet, tmp_p
 def test_a_private_answer_in_the_feeds_own_dns_does_not_turn_the_guard_off(
     internet, tmp_path, answers
 ):
-    public, internal, dns = internet
-    dns.answers["podcast.example"] = [answers]
+    public, internal, fake = internet
+    fake.answers["podcast.example"] = [answers]
     public.route("/feed", rss(item("e", url=internal.url("/a.mp3"))))
     db = tmp_path / "p.db"
     invoke(db, "feeds", "add", public_url(public, "/feed"))
@@ -385,14 +393,17 @@ def test_a_private_answer_in_the_feeds_own_dns_does_not_turn_the_guard_off(
     "address", ["64:ff9b::7f00:1", "64:ff9b::a00:1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"]
 )
 def test_ipv6_forms_of_private_ipv4_addresses_are_refused(internet, tmp_path, address):
-    public, _, dns = internet
-    # Behind a NAT64 gateway, 64:ff9b::7f00:1 is the gateway's 127.0.0.1.
-    dns.answers["wrapped.example"] = [address]
+    public, internal, fake = internet
+    # A NAT64 gateway delivers 64:ff9b::7f00:1 to its own 127.0.0.1, 64:ff9b::a00:1 to
+    # 10.0.0.1 on its network: here, both to the internal server.
+    fake.answers["wrapped.example"] = [address]
+    fake.routes[address] = internal.httpd.server_address[1]
     public.route("/feed", rss(item("e", url="http://wrapped.example/a.mp3")))
     db = tmp_path / "p.db"
     invoke(db, "feeds", "add", public_url(public, "/feed"))
     invoke(db, "poll")
     invoke(db, "download")
+    assert internal.log == []
     assert "private" in episodes(db)["e"]["last_error"]
 
 
@@ -412,20 +423,29 @@ TRICKLE = Reply(200, rss(item("slow")), {**RSS, **{f"X-Pad-{n}": "x" for n in ra
 TRICKLE.header_delay = 0.25  # ten seconds of headers, one line at a time
 
 
-def test_the_deadline_covers_headers_and_one_slow_feed_delays_nobody(server, tmp_path, monkeypatch):
+def test_the_deadline_covers_trickled_headers(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(net, "DEADLINE", 2.0)
+    server.route("/slow", TRICKLE)
+    db = dbmod.connect(tmp_path / "p.db")
+    feeds.add_feed(db, server.url("/slow"))
+    started = time.monotonic()
+    (result,) = feeds.poll_feeds(db)
+    assert "took longer than 2 s" in (result.error or "")
+    assert time.monotonic() - started < 4
+
+
+def test_one_slow_feed_delays_nobody(server, tmp_path, monkeypatch):
     monkeypatch.setattr(net, "DEADLINE", 2.0)
     server.route("/slow", TRICKLE)
     for n in range(3):
         server.route(f"/fast{n}", rss(item(f"fast{n}")))
     db = dbmod.connect(tmp_path / "p.db")
-    for path in ("/slow", "/fast0", "/fast1", "/fast2"):
+    for path in ("/slow", "/fast0", "/fast1", "/fast2"):  # the slow one first in line
         feeds.add_feed(db, server.url(path))
     started = time.monotonic()
-    arrivals = [(r.url, r.error, time.monotonic() - started) for r in feeds.poll_feeds(db)]
-    assert [url.rsplit("/", 1)[1] for url, _, _ in arrivals][-1] == "slow"
-    assert all(seconds < 1.5 for url, _, seconds in arrivals[:-1])  # not behind the slow one
-    url, error, seconds = arrivals[-1]
-    assert "took longer than 2 s" in error and seconds < 4
+    arrivals = {r.url.rsplit("/", 1)[1]: time.monotonic() - started for r in feeds.poll_feeds(db)}
+    assert all(arrivals[f"fast{n}"] < 1.5 for n in range(3)), arrivals
+    assert arrivals["slow"] < 4
 
 
 # 10. A resumed download never splices two files -------------------------------------------
