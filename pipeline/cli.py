@@ -189,7 +189,8 @@ def say(console: Console, text: str) -> None:
 
 
 def emit_json(rows: Any) -> None:
-    sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n")
+    # json escapes C0 controls itself; C1 and bidi marks it would write raw.
+    sys.stdout.write(printable(json.dumps(rows, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
@@ -311,7 +312,7 @@ def feeds_export(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(printable(text))
 
 
 # Stages ------------------------------------------------------------------------
@@ -911,7 +912,7 @@ def export(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(printable(text if text.endswith("\n") else text + "\n"))
 
 
 @app.command()

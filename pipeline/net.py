@@ -220,8 +220,6 @@ def get(
     """GET with redirects followed by hand and the body capped at max_bytes; the
     deadline covers every hop, headers and body.  Raises FetchError (Refused for a
     private address when ``allow_private`` is false)."""
-    permanent = True
-    final = url
     with stream(
         http, url, headers=headers, deadline=deadline, allow_private=allow_private
     ) as response:

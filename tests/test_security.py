@@ -217,16 +217,24 @@ def test_markup_and_escapes_in_feed_text_are_printed_as_plain_text(markup_feed):
     db, transcribed = markup_feed
     episode_id = next(iter(episodes(db).values()))["id"]
     outputs = {"transcribe": transcribed}
-    for command in (["feeds", "list"], ["episodes"], ["show", episode_id], ["search", "trust"]):
+    commands = {
+        "feeds": ["feeds", "list"],
+        "episodes": ["episodes"],
+        "show": ["show", episode_id],
+        "search": ["search", "trust"],
+        "export": ["export", episode_id, "--format", "vtt"],
+        "json": ["show", episode_id, "--json"],
+    }
+    for name, command in commands.items():
         result = invoke(db, *command)
         no_traceback(result)
         assert result.exit_code == 0, (command, result.stderr)
-        outputs[command[0]] = result.stdout + result.stderr
+        outputs[name] = result.stdout + result.stderr
     for command, text in outputs.items():
         assert "\x1b" not in text and "\x07" not in text, command
     assert "[/oops]" in outputs["episodes"] and "[/bold]" in outputs["feeds"]
     assert "Followers [/oops] trust" in outputs["show"] and "[/red]Ann" in outputs["show"]
-    assert "[/bold]" in outputs["search"]
+    assert "[/bold]" in outputs["search"] and "Followers [/oops] trust" in outputs["export"]
 
 
 def test_log_lines_carry_no_control_characters():
