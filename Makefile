@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ingest: install
+	$(BIN)/podinsights feeds add data/demo/feed.xml
 	$(BIN)/podinsights ingest --feeds data/feeds.opml
 
 test: install
@@ -40,8 +41,8 @@ bench: install
 	$(BIN)/python -m benchmarks loops
 
 fmt: install
-	$(BIN)/ruff check --fix pipeline tests
-	$(BIN)/ruff format pipeline tests
+	$(BIN)/ruff check --fix pipeline benchmarks tests
+	$(BIN)/ruff format pipeline benchmarks tests
 
 clean:
 	rm -rf $(VENV) data/podinsights.db* data/audio data/models data/logs

@@ -19,6 +19,10 @@ SAMPLE_RATE = 16000
 WINDOW_SECONDS = 600.0
 CUT_SEARCH_SECONDS = 20.0  # look this far back from a window's end for a pause
 FRAME = SAMPLE_RATE // 20  # 50 ms energy frames
+# The demuxers an episode may be opened with. Left to probing, FFmpeg also takes a
+# playlist (concat, HLS, DASH) saved as "episode.mp3", and opens the files or URLs
+# named in it: this machine's files, or addresses the download guard never saw.
+DEMUXERS = "mp3,aac,mov,ogg,flac,wav,matroska,asf,aiff,amr,caf,w64,au"
 
 
 class AudioError(PipelineError):
@@ -28,7 +32,7 @@ class AudioError(PipelineError):
 def duration(path: str | Path) -> float | None:
     """The duration the container declares (None when it does not say)."""
     try:
-        with av.open(str(path)) as container:
+        with _container(path) as container:
             if container.duration:
                 return float(container.duration / av.time_base)
             stream = next(iter(container.streams.audio), None)
@@ -131,13 +135,17 @@ def quietest_point(samples: np.ndarray) -> int:
 
 def _open(path: str | Path) -> av.container.InputContainer:
     try:
-        container = av.open(str(path))
+        container = _container(path)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise AudioError(f"{Path(path).name} cannot be read as audio ({_reason(exc)})") from exc
     if not container.streams.audio:
         container.close()
         raise AudioError(f"{Path(path).name} has no audio stream")
     return container
+
+
+def _container(path: str | Path) -> av.container.InputContainer:
+    return av.open(str(path), container_options={"format_whitelist": DEMUXERS})
 
 
 def _reason(exc: BaseException) -> str:

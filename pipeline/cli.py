@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import sqlite_utils
 import typer
@@ -40,6 +41,7 @@ from .ingest import PipelineSettings, run_ingest, run_log
 from .opml import write_opml
 from .runlock import Stopped, run_lock, stop_on_signals
 from .search import clock
+from .text import PrintableFormatter, markup_safe, printable
 
 app = typer.Typer(
     help="Podcast transcript insights: feeds in, transcripts and leadership themes out.",
@@ -143,7 +145,9 @@ def main(
 ) -> None:
     """Podcast transcript insights: feeds in, transcripts and leadership themes out."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(handlers=[terminal])  # does nothing when logging is already set up
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)  # a run's log file may take more detail than the terminal
     ctx.obj = State(db_path=db, data_dir=data_dir or db.parent, quiet=quiet)
@@ -157,7 +161,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PipelineError as exc:
-            err.print(f"Error: {exc}", markup=False, highlight=False)
+            say(err, f"Error: {exc}")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -182,8 +186,15 @@ def writer(state: State, what: str) -> Iterator[None]:
             os._exit(stop.exit_code)
 
 
+def say(console: Console, text: str) -> None:
+    """Plain text, shown as it is: no markup, no highlighting, no control characters
+    (feed titles, URLs and errors are in it)."""
+    console.print(printable(text), markup=False, highlight=False)
+
+
 def emit_json(rows: Any) -> None:
-    sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n")
+    # json escapes C0 controls itself; C1 and bidi marks it would write raw.
+    sys.stdout.write(printable(json.dumps(rows, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
@@ -191,8 +202,8 @@ def print_table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> N
         err.print(empty)
         return
     table = Table(*columns, show_lines=False)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
+    for row in rows:  # cells are rich markup: database text is escaped into them
+        table.add_row(*("" if row.get(c) is None else markup_safe(row[c]) for c in columns))
     out.print(table)
 
 
@@ -204,7 +215,7 @@ class BarProgress:
         self.tasks: dict[str, TaskID] = {}
 
     def start(self, key: str, label: str, total: float | None) -> None:
-        self.tasks[key] = self.bar.add_task(label, total=total)
+        self.tasks[key] = self.bar.add_task(markup_safe(label), total=total)  # a feed's title
 
     def advance(self, key: str, amount: float) -> None:
         self.bar.advance(self.tasks[key], amount)
@@ -240,7 +251,7 @@ def feeds_add(
 ) -> None:
     """Subscribe to a feed (nothing is fetched until `poll` or `ingest`)."""
     feed = feeds_mod.add_feed(ctx.obj.db, url, model=check_model_name(model))
-    err.print(f"Subscribed: feed {feed['id']} {feed['url']}", markup=False)
+    say(err, f"Subscribed: feed {feed['id']} {feed['url']}")
 
 
 @feeds_app.command("set")
@@ -255,7 +266,7 @@ def feeds_set(
     if model is None:
         raise PipelineError('Nothing to change: give --model NAME (or --model "").')
     row = feeds_mod.set_feed_model(ctx.obj.db, feed, check_model_name(model))
-    err.print(f"Feed {row['id']}: transcribed with {row['model'] or 'the run model'}", markup=False)
+    say(err, f"Feed {row['id']}: transcribed with {row['model'] or 'the run model'}")
 
 
 @feeds_app.command("list")
@@ -278,7 +289,7 @@ def feeds_remove(
 ) -> None:
     """Unsubscribe, deleting the feed's episodes from the database (audio files stay)."""
     removed = feeds_mod.remove_feed(ctx.obj.db, feed)
-    err.print(f"Removed feed {removed['id']} {removed['url']}", markup=False)
+    say(err, f"Removed feed {removed['id']} {removed['url']}")
 
 
 @feeds_app.command("import")
@@ -289,7 +300,7 @@ def feeds_import(
 ) -> None:
     """Subscribe to every feed in an OPML file."""
     added = feeds_mod.import_opml(ctx.obj.db, opml)
-    err.print(f"{len(added)} feeds in {opml}; subscribed to all of them.")
+    say(err, f"{len(added)} feeds in {opml}; subscribed to all of them.")
 
 
 @feeds_app.command("export")
@@ -305,7 +316,7 @@ def feeds_export(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(printable(text))
 
 
 # Stages ------------------------------------------------------------------------
@@ -322,7 +333,8 @@ def poll(
 ) -> None:
     """Fetch every subscribed feed and record new and changed episodes."""
     with writer(ctx.obj, "poll"):
-        results = [vars(r) for r in feeds_mod.poll_feeds(ctx.obj.db, force=force)]
+        polled = feeds_mod.poll_feeds(ctx.obj.db, force=force)
+        results = [vars(r) for r in sorted(polled, key=lambda result: result.feed_id)]
     if as_json:
         emit_json(results)
     else:
@@ -350,8 +362,9 @@ def download(
                 done += 1
             else:
                 failures += 1
-                err.print(
-                    f"Failed: {result.title or result.episode_id}: {result.error}", markup=False
+                say(
+                    err,
+                    f"Failed: {result.title or result.episode_id}: {result.error}",
                 )
     err.print(f"{done} downloaded, {failures} failed.")
     if failures:
@@ -408,8 +421,8 @@ def ingest(
             log_path=log_path,
         )
     for error in summary.errors:
-        err.print(f"Failed: {error}", markup=False)
-    out.print(summary.line(), markup=False, highlight=False)
+        say(err, f"Failed: {error}")
+    say(out, summary.line())
     if summary.failed:
         raise typer.Exit(1)
 
@@ -442,7 +455,7 @@ class RtfProgress(BarProgress):
     """Bars in audio seconds, with the real-time factor so far."""
 
     def start(self, key: str, label: str, total: float | None) -> None:
-        self.tasks[key] = self.bar.add_task(label, total=total, rtf="-")
+        self.tasks[key] = self.bar.add_task(markup_safe(label), total=total, rtf="-")
 
     def advance(self, key: str, amount: float) -> None:
         task_id = self.tasks[key]
@@ -500,15 +513,15 @@ def transcribe(
                 done += 1
                 t = result.transcript
                 rtf = f", RTF {t.real_time_factor:.3f}" if t.real_time_factor else ""
-                err.print(
+                say(
+                    err,
                     f"{result.title}: {len(t.segments)} segments ({t.source}{rtf})",
-                    markup=False,
-                    highlight=False,
                 )
             else:
                 failures += 1
-                err.print(
-                    f"Failed: {result.title or result.episode_id}: {result.error}", markup=False
+                say(
+                    err,
+                    f"Failed: {result.title or result.episode_id}: {result.error}",
                 )
     err.print(f"{done} transcribed, {failures} failed.")
     if failures:
@@ -569,14 +582,14 @@ def transcribe_file_command(
         for s in transcript.segments:
             flag = "" if s.quality == "ok" else f"  [{s.quality}]"
             speaker = f"{s.speaker}: " if s.speaker else ""
-            out.print(
+            say(
+                out,
                 f"[{clock(s.start)} - {clock(s.end)}] {speaker}{s.text}{flag}",
-                markup=False,
-                highlight=False,
             )
-    err.print(
+    say(
+        err,
         f"{transcript.audio_duration:.1f} s of audio, language {transcript.language}, "
-        f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model})"
+        f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model})",
     )
 
 
@@ -653,7 +666,7 @@ def analyze(
                 mentions += len(result.analysis.mentions)
             else:
                 failures += 1
-                err.print(f"Failed: {result.title}: {result.error}", markup=False)
+                say(err, f"Failed: {result.title}: {result.error}")
     err.print(f"{done} analysed ({mentions} theme mentions), {failures} failed.")
     if failures:
         raise typer.Exit(1)
@@ -830,22 +843,25 @@ def search_command(
         emit_json(hits)
         return
     if not hits:
-        err.print("No results.", markup=False)
+        say(err, "No results.")
         return
     for hit in hits:
         out.print(format_hit(hit, HIGHLIGHT))
 
 
 def format_hit(hit: dict[str, Any], marks: tuple[str, str]) -> str:
-    from rich.markup import escape
-
-    snippet = escape(hit["snippet"]).replace(marks[0], "[bold yellow]").replace(marks[1], "[/]")
-    speaker = f" [cyan]{escape(hit['speaker'])}[/]" if hit["speaker"] else ""
-    themes = f"\n  [dim]themes: {', '.join(hit['themes'])}[/]" if hit["themes"] else ""
+    snippet = markup_safe(hit["snippet"]).replace(marks[0], "[bold yellow]")
+    snippet = snippet.replace(marks[1], "[/]")
+    speaker = f" [cyan]{markup_safe(hit['speaker'])}[/]" if hit["speaker"] else ""
+    themes = f"\n  [dim]themes: {markup_safe(', '.join(hit['themes']))}[/]" if hit["themes"] else ""
+    link = markup_safe(hit["link"] or "")
+    # The link target sits inside a tag, where escaping does not reach: brackets,
+    # spaces and quotes in it are percent-encoded instead.
+    target = quote(printable(hit["link"] or ""), safe="/:?#@!$&'()*+,;=%~-._")
     return (
-        f"[bold]{escape(hit['show'] or '')}[/] — {escape(hit['episode'] or '')} "
-        f"({hit['date']}) [green]{hit['time']}[/]{speaker}\n  {snippet}{themes}\n"
-        f"  [link={hit['link']}]{escape(hit['link'] or '')}[/link]\n"
+        f"[bold]{markup_safe(hit['show'] or '')}[/] — {markup_safe(hit['episode'] or '')} "
+        f"({markup_safe(hit['date'])}) [green]{hit['time']}[/]{speaker}\n  {snippet}{themes}\n"
+        f"  [link={target}]{link}[/link]\n"
     )
 
 
@@ -857,8 +873,6 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """An episode's transcript with timestamps, speakers and theme tags."""
-    from rich.markup import escape
-
     from .export import episode_context, transcript_rows
 
     context = episode_context(ctx.obj.db, episode)
@@ -867,15 +881,16 @@ def show(
         emit_json({"episode": context, "segments": rows})
         return
     out.print(
-        f"[bold]{escape(context['title'] or '')}[/] ({context['show']}, "
-        f"{(context['published'] or '')[:10]})"
+        f"[bold]{markup_safe(context['title'] or '')}[/] ({markup_safe(context['show'] or '')}, "
+        f"{markup_safe((context['published'] or '')[:10])})"
     )
     if not rows:
         err.print("No transcript yet: run `podinsights transcribe`.")
     for row in rows:
-        speaker = f"[cyan]{escape(row['speaker'])}:[/] " if row["speaker"] else ""
-        tags = f"  [dim]{{{', '.join(row['themes'])}}}[/]" if row["themes"] else ""
-        out.print(f"[green]{clock(row['start_time'])}[/] {speaker}{escape(row['text'])}{tags}")
+        speaker = f"[cyan]{markup_safe(row['speaker'])}:[/] " if row["speaker"] else ""
+        tags = f"  [dim]{{{markup_safe(', '.join(row['themes']))}}}[/]" if row["themes"] else ""
+        text = markup_safe(row["text"])
+        out.print(f"[green]{clock(row['start_time'])}[/] {speaker}{text}{tags}", highlight=False)
 
 
 @app.command()
@@ -902,7 +917,7 @@ def export(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(printable(text if text.endswith("\n") else text + "\n"))
 
 
 @app.command()
@@ -925,8 +940,8 @@ def serve(
         state.db_path, state.data_dir, host=host, port=port, allow_remote=allow_remote
     )
     if not is_loopback(host):
-        err.print(f"Warning: serving the database to the network on {host}:{port}.")
-    err.print(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)")
+        say(err, f"Warning: serving the database to the network on {host}:{port}.")
+    say(err, f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)")
     run(command)
 
 
@@ -965,7 +980,7 @@ def retry(
 ) -> None:
     """Give a failed or parked episode a fresh start on the next run."""
     row = episodes_mod.retry_episode(ctx.obj.db, episode)
-    err.print(f"Episode {row['id']} is {row['status']} again; the next run takes it.")
+    say(err, f"Episode {row['id']} is {row['status']} again; the next run takes it.")
 
 
 # Speakers -----------------------------------------------------------------------------
@@ -995,7 +1010,7 @@ def diarize(
         for episode, names in diarize_episodes(state.db, state.data_dir, force=force, limit=limit):
             done += 1
             voices = ", ".join(f"{n.name} ({n.source})" for n in names.values())
-            err.print(f"{episode['title']}: {voices}", markup=False, highlight=False)
+            say(err, f"{episode['title']}: {voices}")
     err.print(f"{done} episodes diarized.")
 
 
@@ -1033,4 +1048,4 @@ def speakers_name(
     row = episodes_mod.find_episode(ctx.obj.db, episode)
     with writer(ctx.obj, "speakers name"):
         correct(ctx.obj.db, row["id"], speaker, name)
-    err.print(f"{speaker} is now {name} in {row['title']}.", markup=False)
+    say(err, f"{speaker} is now {name} in {row['title']}.")

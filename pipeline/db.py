@@ -311,7 +311,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE theme_mentions ADD COLUMN confidence TEXT NOT NULL DEFAULT 'high';
     """,
-    # 10: how sure diarization is of each segment's speaker, and how much of each voice's
+    # 10: whether the user subscribed to this feed at a private address (urls.py), so
+    # its requests may reach private addresses; NULL: decided from the URL's host.
+    """
+    ALTER TABLE feeds ADD COLUMN private INTEGER;
+    """,
+    # 11: how sure diarization is of each segment's speaker, and how much of each voice's
     # talk it is unsure of (pipeline.diarize.LOW_CONFIDENCE).
     """
     ALTER TABLE segments ADD COLUMN speaker_confidence REAL;
@@ -361,18 +366,29 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    """Apply every migration the database has not seen yet, each in one transaction."""
-    version = schema_version(db)
+    """Apply every migration the database has not seen yet, each in one transaction.
+
+    Two processes may open an old database at once (a nightly ingest and a command),
+    so the version that decides a migration is read inside its transaction, under
+    the write lock: the second process finds the work done and skips it."""
+    _check_version(schema_version(db))
+    while schema_version(db) < SCHEMA_VERSION:
+        with transaction(db):
+            number = _check_version(schema_version(db))
+            if number >= SCHEMA_VERSION:
+                break
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def _check_version(version: int) -> int:
     if version > SCHEMA_VERSION:
         raise DatabaseError(
             f"The database has schema version {version}, newer than this program's "
             f"{SCHEMA_VERSION}: upgrade podinsights."
         )
-    for number in range(version, SCHEMA_VERSION):
-        with transaction(db):
-            for statement in _statements(MIGRATIONS[number]):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number + 1}")
+    return version
 
 
 def _statements(script: str) -> Iterator[str]:

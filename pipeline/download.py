@@ -2,14 +2,18 @@
 
 Bytes go to a ``.part`` file that is renamed only when complete, so a killed
 run never leaves half an episode that looks whole; the next run resumes the
-``.part`` with a Range request.  Downloads run in worker threads; only the
-calling thread writes to the database.
+``.part`` with a Range request.  The resume is conditional (If-Range with the
+ETag or Last-Modified the ``.part`` was started with, kept beside it): a file that
+changed on the server in between (ad-inserting CDNs change files often) comes
+whole again instead of its tail being glued to the old head.  Downloads run in
+worker threads; only the calling thread writes to the database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import as_completed
@@ -25,7 +29,7 @@ from . import net
 from .db import DOWNLOADED, NEW, utcnow
 from .episodes import mark_done, mark_failed, pending
 from .progress import NullProgress, Progress
-from .urls import enclosure_problem, is_local, local_path, private_target_problem
+from .urls import enclosure_problem, is_local, local_path, may_reach_private
 from .workers import worker_pool
 
 log = logging.getLogger("pipeline.download")
@@ -117,7 +121,7 @@ def download_episodes(
     progress = progress or NullProgress()
     own = http is None
     http = http or net.client()
-    feeds = {row["id"]: row["url"] for row in db.table("feeds").rows}
+    feeds = {row["id"]: row for row in db.table("feeds").rows}
     try:
         with worker_pool(workers, "download") as pool:
             futures = [
@@ -151,11 +155,12 @@ def save_download(db: sqlite_utils.Database, result: DownloadResult) -> None:
 def fetch_enclosure(
     http: httpx.Client,
     episode: dict[str, Any],
-    feed_url: str,
+    feed: dict[str, Any],
     data_dir: Path,
     progress: Progress | None = None,
 ) -> DownloadResult:
-    """Download one episode's audio; never raises, the result carries any error."""
+    """Download one episode's audio (``feed``: its subscription row); never raises, the
+    result carries any error."""
     progress = progress or NullProgress()
     relative = audio_path(episode)
     target = data_dir / relative
@@ -163,14 +168,14 @@ def fetch_enclosure(
     label = (episode.get("title") or episode["id"])[:40]
     progress.start(episode["id"], label, episode.get("enclosure_length"))
     try:
-        problem = enclosure_problem(feed_url, episode["enclosure_url"])
+        problem = enclosure_problem(feed["url"], episode["enclosure_url"])
         if problem:
             raise DownloadError(problem, permanent=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
         for attempt in range(1, TRIES + 1):
             try:
-                _transfer(http, episode, feed_url, part, progress)
+                _transfer(http, episode, may_reach_private(feed), part, progress)
                 break
             except DownloadError as exc:
                 if not exc.retry or attempt == TRIES:
@@ -178,9 +183,10 @@ def fetch_enclosure(
                 log.info("%s: %s; trying again", episode["id"], exc)
                 time.sleep(RETRY_DELAY * attempt)
         _verify(part)
-        result.sha256 = _sha256(part)
+        result.sha256 = _sha256(part)  # of the bytes assembled, resumed or not
         result.size = part.stat().st_size
         part.replace(target)
+        _validator_file(part).unlink(missing_ok=True)
         result.path = str(relative)
     except DownloadError as exc:
         result.error, result.permanent = str(exc), exc.permanent
@@ -192,44 +198,80 @@ def fetch_enclosure(
 
 
 def _transfer(
-    http: httpx.Client, episode: dict[str, Any], feed_url: str, part: Path, progress: Progress
+    http: httpx.Client, episode: dict[str, Any], allow_private: bool, part: Path, progress: Progress
 ) -> None:
     url = episode["enclosure_url"]
     if is_local(url):
         _copy_local(local_path(url), part, episode["id"], progress)
         return
-    have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    have, headers = _resume_headers(part)
     try:
-        with net.stream(http, url, headers=headers, guard=_guard(feed_url)) as response:
+        with net.stream(
+            http, url, headers=headers, deadline=AUDIO_DEADLINE, allow_private=allow_private
+        ) as response:
             _check_response(response, have, episode)
             if response.status_code == 416:
                 _range_refused(part, have, episode)
                 return
-            resume = response.status_code == 206
-            if resume:
-                progress.advance(episode["id"], have)
-            limit = MAX_AUDIO_BYTES - (have if resume else 0)
-            with part.open("ab" if resume else "wb") as out:
-                for chunk in net.read_capped(response, limit, AUDIO_DEADLINE, url):
+            # Anything but 206 (a 200: the file changed, or Range is not supported) is
+            # the whole file: start over.
+            offset = have if response.status_code == 206 else 0
+            if offset:
+                _check_range(response, offset, headers["If-Range"], part)
+                progress.advance(episode["id"], offset)
+            else:
+                _remember_validator(part, response)
+            with part.open("ab" if offset else "wb") as out:
+                for chunk in net.read_capped(response, MAX_AUDIO_BYTES - offset, url):
                     out.write(chunk)
                     progress.advance(episode["id"], len(chunk))
-            _check_complete(part, have if resume else 0, response, episode)
+            _check_complete(part, offset, response, episode)
+    except net.Refused as exc:
+        raise DownloadError(str(exc), permanent=True) from exc
     except net.FetchError as exc:
         raise DownloadError(str(exc), retry="took longer" not in str(exc)) from exc
-    except httpx.TimeoutException as exc:
-        raise DownloadError(f"{url} timed out", retry=True) from exc
-    except httpx.HTTPError as exc:
-        raise DownloadError(f"{url} could not be downloaded: {exc}", retry=True) from exc
 
 
-def _guard(feed_url: str) -> Any:
-    def check(url: str) -> None:
-        problem = private_target_problem(feed_url, url)
-        if problem:
-            raise DownloadError(problem, permanent=True)
+def _validator_file(part: Path) -> Path:
+    return part.with_name(part.name + ".validator")
 
-    return check
+
+def _resume_headers(part: Path) -> tuple[int, dict[str, str]]:
+    """(bytes already here, request headers): Range with If-Range, so the server sends
+    the rest only if the file is still the one the .part began. A .part without a
+    validator cannot be matched to a version of the file: it is started again."""
+    have = part.stat().st_size if part.exists() else 0
+    validator = _validator_file(part)
+    if not have or not validator.is_file():
+        return 0, {}
+    return have, {"Range": f"bytes={have}-", "If-Range": validator.read_text().strip()}
+
+
+def _remember_validator(part: Path, response: httpx.Response) -> None:
+    """What If-Range may send to resume this file: a strong ETag, else Last-Modified
+    (a weak ETag may not be used there)."""
+    etag = response.headers.get("etag", "")
+    value = etag if etag and not etag.startswith("W/") else response.headers.get("last-modified")
+    validator = _validator_file(part)
+    if value and "\n" not in value:
+        validator.write_text(value)
+    else:
+        validator.unlink(missing_ok=True)
+
+
+def _check_range(response: httpx.Response, offset: int, validator: str, part: Path) -> None:
+    """A 206 must continue exactly where the .part ends, from the same version of the
+    file (a server that ignores If-Range shows a new version by its validator)."""
+    match = re.fullmatch(r"bytes (\d+)-\d+/(?:\d+|\*)", response.headers.get("content-range", ""))
+    now = response.headers.get("etag" if validator.startswith('"') else "last-modified")
+    if match and int(match.group(1)) == offset and now in (None, validator):
+        return
+    part.unlink()  # the next attempt starts over
+    raise DownloadError(
+        f"the server resumed a different file or at the wrong place "
+        f"({response.headers.get('content-range')!r}, {now!r} for byte {offset} of {validator!r})",
+        retry=True,
+    )
 
 
 def _check_response(response: httpx.Response, have: int, episode: dict[str, Any]) -> None:
@@ -274,15 +316,21 @@ def _check_complete(
     """
     got = part.stat().st_size
     header = response.headers.get("content-length", "")
+    total = response.headers.get("content-range", "").rpartition("/")[2]
     feed_length = episode.get("enclosure_length")
-    if header.isdigit():
+    if total.isdigit():
+        expected = int(total)
+    elif header.isdigit():
         expected = offset + int(header)
-        if feed_length and feed_length != expected:
-            log.info("%s: server sent %d bytes, feed said %d", episode["id"], expected, feed_length)
     else:
         expected = feed_length or 0
+    if (total.isdigit() or header.isdigit()) and feed_length and feed_length != expected:
+        log.info("%s: server sent %d bytes, feed said %d", episode["id"], expected, feed_length)
     if got < expected:
         raise DownloadError(f"the download ended after {got} of {expected} bytes", retry=True)
+    if got > expected and (total.isdigit() or header.isdigit()):
+        part.unlink()  # more than the server said the file has: not this file
+        raise DownloadError(f"the download has {got} bytes, not the {expected} sent", retry=True)
 
 
 def _verify(part: Path) -> None:

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import html
 import io
+import math
 import re
 import time
 from html.parser import HTMLParser
@@ -24,6 +25,7 @@ import feedparser
 
 from .errors import PipelineError
 from .models import Episode, FeedInfo, ParsedFeed
+from .text import printable
 
 PODCAST_NAMESPACES = {
     "https://podcastindex.org/namespace/1.0",
@@ -45,7 +47,9 @@ def parse_feed(data: bytes, base_url: str, content_type: str | None = None) -> P
     if not data.strip():
         raise FeedParseError("the feed is empty")
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-    parsed = feedparser.parse(data, response_headers=headers, sanitize_html=False)
+    # Always a stream: given bytes or a str, feedparser first tries them as a URL or a
+    # file path, so a body of "/dev/zero" or "/home/me/notes.xml" would be opened.
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=False)
     if not parsed.version and not parsed.entries and not parsed.feed.get("title"):
         reason = parsed.get("bozo_exception") or "no RSS or Atom elements"
         raise FeedParseError(f"not a podcast feed ({reason})")
@@ -197,7 +201,7 @@ def parse_duration(value: Any) -> float | None:
             seconds = seconds * 60 + float(part)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds < math.inf else None
 
 
 def _iso(parsed_time: time.struct_time | None) -> str | None:
@@ -231,7 +235,7 @@ def _int(value: Any) -> int | None:
 def _clean(value: Any) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = " ".join(printable(value).split())
     return text or None
 
 
@@ -259,7 +263,7 @@ def _plain(markup: str | None) -> str | None:
     parser.close()
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     text = "\n".join(line for line in lines if line)
-    return html.unescape(text) or None
+    return printable(html.unescape(text)) or None
 
 
 class _PodcastTags(HTMLParser):

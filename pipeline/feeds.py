@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -26,13 +28,15 @@ from .errors import PipelineError
 from .feedparse import FeedParseError, parse_feed
 from .models import Episode, FeedInfo
 from .opml import read_opml
-from .urls import WEB_SCHEMES, file_url, is_local, local_path
+from .urls import WEB_SCHEMES, file_url, is_local, local_path, may_reach_private, subscribed_private
 from .urls import enclosure_problem as _enclosure_problem
+from .workers import worker_pool
 
 log = logging.getLogger("pipeline.feeds")
 
 MAX_FEED_BYTES = 20 * 1024 * 1024
 MAX_PAGES = 50
+POLL_WORKERS = 4  # feeds fetched at once
 
 
 class FeedError(PipelineError):
@@ -66,14 +70,18 @@ def add_feed(
     url_or_path: str,
     title: str | None = None,
     model: str | None = None,
+    *,
+    typed: bool = True,
 ) -> dict:
     """Subscribe (idempotent: an existing subscription is returned as it is, with
-    ``model`` set on it when given)."""
+    ``model`` set on it when given). ``typed``: the user gave this URL themselves
+    (not an OPML entry), so a private address it resolves to is their choice."""
     url = normalize_feed_url(url_or_path)
     existing = list(db.table("feeds").rows_where("url = ? or previous_url = ?", [url, url]))
     if existing:
         return set_feed_model(db, str(existing[0]["id"]), model) if model else existing[0]
-    db.table("feeds").insert({"url": url, "title": title, "model": model})
+    private = subscribed_private(url, typed=typed)
+    db.table("feeds").insert({"url": url, "title": title, "model": model, "private": private})
     return next(db.table("feeds").rows_where("url = ?", [url]))
 
 
@@ -85,7 +93,8 @@ def set_feed_model(db: sqlite_utils.Database, ident: str, model: str | None) -> 
 
 
 def import_opml(db: sqlite_utils.Database, path: str | Path) -> list[dict]:
-    return [add_feed(db, entry["url"] or "", entry["title"]) for entry in read_opml(path)]
+    entries = read_opml(path)
+    return [add_feed(db, entry["url"] or "", entry["title"], typed=False) for entry in entries]
 
 
 def find_feed(db: sqlite_utils.Database, ident: str) -> dict:
@@ -149,6 +158,27 @@ class PollResult:
     error: str | None = None
 
 
+@dataclass
+class _Budget:
+    """One feed's fetches: its address policy, and one deadline for every page."""
+
+    allow_private: bool
+    until: float
+
+    def get(self, http: httpx.Client, url: str, headers: dict[str, str]) -> net.Response:
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise net.FetchError(f"the feed took longer than {net.DEADLINE:.0f} s in all")
+        return net.get(
+            http,
+            url,
+            headers=headers,
+            max_bytes=MAX_FEED_BYTES,
+            deadline=left,
+            allow_private=self.allow_private,
+        )
+
+
 def fetch_feed(http: httpx.Client, feed: dict[str, Any]) -> Fetched:
     """Fetch and parse a feed and its further pages; raises FeedError."""
     if is_local(feed["url"]):
@@ -158,8 +188,10 @@ def fetch_feed(http: httpx.Client, feed: dict[str, Any]) -> Fetched:
         headers["If-None-Match"] = feed["etag"]
     if feed.get("last_modified"):
         headers["If-Modified-Since"] = feed["last_modified"]
+    # One deadline (net.DEADLINE) for the feed and all its pages, redirects and headers.
+    budget = _Budget(may_reach_private(feed), time.monotonic() + net.DEADLINE)
     try:
-        response = net.get(http, feed["url"], headers=headers, max_bytes=MAX_FEED_BYTES)
+        response = budget.get(http, feed["url"], headers)
     except net.FetchError as exc:
         raise FeedError(str(exc)) from exc
     fetched = Fetched(
@@ -174,7 +206,7 @@ def fetch_feed(http: httpx.Client, feed: dict[str, Any]) -> Fetched:
     if response.status >= 400:
         raise FeedError(f"{response.url} answered HTTP {response.status}")
     _parse_into(fetched, response.body, response.url, response.headers.get("content-type"))
-    _follow_pages(http, fetched)
+    _follow_pages(http, fetched, budget)
     return fetched
 
 
@@ -209,8 +241,9 @@ def _parse_into(fetched: Fetched, data: bytes, url: str, content_type: str | Non
     fetched.warnings.extend(parsed.warnings)
 
 
-def _follow_pages(http: httpx.Client, fetched: Fetched) -> None:
-    """RFC 5005 paged feeds: older episodes live on rel="next" pages."""
+def _follow_pages(http: httpx.Client, fetched: Fetched, budget: _Budget) -> None:
+    """RFC 5005 paged feeds: older episodes live on rel="next" pages (under the same
+    guard and deadline as the feed itself)."""
     seen = {fetched.url}
     page_url = fetched.info.next_page
     pages = 1
@@ -218,7 +251,7 @@ def _follow_pages(http: httpx.Client, fetched: Fetched) -> None:
         seen.add(page_url)
         pages += 1
         try:
-            response = net.get(http, page_url, max_bytes=MAX_FEED_BYTES)
+            response = budget.get(http, page_url, {})
             if response.status >= 400:
                 raise FeedError(f"HTTP {response.status}")
             before = fetched.info
@@ -321,26 +354,41 @@ def _poller_row(episode: Episode, feed_id: int, now: str) -> dict[str, Any]:
 def poll_feeds(
     db: sqlite_utils.Database, http: httpx.Client | None = None, *, force: bool = False
 ) -> Iterator[PollResult]:
-    """Poll every active subscription; one feed's failure never stops the others."""
+    """Poll every active subscription, a few at once, so one slow feed delays nobody;
+    one feed's failure never stops the others. Only this thread writes."""
     own = http is None
     http = http or net.client()
+    feeds = list(db.table("feeds").rows_where("status != ?", [FEED_GONE], order_by="id"))
+    if force:
+        feeds = [{**feed, "etag": None, "last_modified": None} for feed in feeds]
     try:
-        for feed in list(db.table("feeds").rows_where("status != ?", [FEED_GONE], order_by="id")):
-            if force:
-                feed = {**feed, "etag": None, "last_modified": None}
-            yield poll_feed(db, http, feed)
+        with worker_pool(POLL_WORKERS, "poll") as pool:
+            futures = {pool.submit(_fetch_or_error, http, feed): feed for feed in feeds}
+            for future in as_completed(futures):
+                yield _save_outcome(db, futures[future], future.result())
     finally:
         if own:
             http.close()
 
 
 def poll_feed(db: sqlite_utils.Database, http: httpx.Client, feed: dict[str, Any]) -> PollResult:
+    return _save_outcome(db, feed, _fetch_or_error(http, feed))
+
+
+def _fetch_or_error(http: httpx.Client, feed: dict[str, Any]) -> Fetched | FeedError:
     try:
-        fetched = fetch_feed(http, feed)
+        return fetch_feed(http, feed)
     except FeedError as exc:
-        log.warning("feed %s: %s", feed["url"], exc)
-        db.table("feeds").update(feed["id"], {"polled_at": utcnow(), "last_error": str(exc)})
-        return PollResult(feed["id"], feed["url"], feed.get("title"), "error", error=str(exc))
+        return exc
+
+
+def _save_outcome(
+    db: sqlite_utils.Database, feed: dict[str, Any], fetched: Fetched | FeedError
+) -> PollResult:
+    if isinstance(fetched, FeedError):
+        log.warning("feed %s: %s", feed["url"], fetched)
+        db.table("feeds").update(feed["id"], {"polled_at": utcnow(), "last_error": str(fetched)})
+        return PollResult(feed["id"], feed["url"], feed.get("title"), "error", error=str(fetched))
     for warning in fetched.warnings:
         log.info("feed %s: %s", feed["url"], warning)
     return save_poll(db, feed, fetched)

@@ -33,7 +33,9 @@ from .episodes import mark_failed
 from .feeds import import_opml, poll_feeds
 from .progress import NullProgress, Progress
 from .speakers import name_speakers, recognise_again, speaker_rows
+from .text import PrintableFormatter
 from .transcribe import pending_transcriptions, save_transcript
+from .urls import may_reach_private
 from .vocabulary import episode_vocabulary, transcription_terms
 from .work import (
     AnalyzeJob,
@@ -112,7 +114,7 @@ def run_log(data_dir: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ingest-{utcnow().replace(':', '')}.log"
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("pipeline")
     level = root.level
@@ -222,7 +224,7 @@ class Writer:
                         fetch_enclosure,
                         http,
                         episode,
-                        self.feeds[episode["feed_id"]]["url"],
+                        self.feeds[episode["feed_id"]],
                         self.data_dir,
                         self.progress,
                     )
@@ -264,6 +266,7 @@ class Writer:
             audio,
             settings.diarize,
             episode_vocabulary(episode, self.terms, feed) if settings.options.vocabulary else [],
+            may_reach_private(feed),
         )
         self.running[self.executor.submit(transcribe_task, job)] = "transcribe"
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .errors import PipelineError
-from .urls import WEB_SCHEMES, file_url, is_local, local_path
+from .urls import WEB_SCHEMES, is_local, local_path
+
+log = logging.getLogger("pipeline.opml")
 
 
 class OpmlError(PipelineError):
@@ -17,7 +21,12 @@ class OpmlError(PipelineError):
 
 
 def read_opml(path: str | Path) -> list[dict[str, str | None]]:
-    """Every feed outline in the file as {url, title}; relative paths resolve to the file."""
+    """Every http(s) feed outline in the file as {url, title}.
+
+    An OPML file comes from elsewhere (an app's export, a shared list), so it may
+    only name web feeds: ``xmlUrl="/etc/hostname"`` or ``"../../etc/passwd"`` would
+    otherwise subscribe to this machine's files.  Local feed files are subscribed
+    to by ``feeds add PATH``, which the user types."""
     path = Path(path)
     try:
         root = fromstring(path.read_bytes())
@@ -32,10 +41,24 @@ def read_opml(path: str | Path) -> list[dict[str, str | None]]:
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
         if not url:
             continue
-        if url.split(":", 1)[0].lower() not in (*WEB_SCHEMES, "file"):
-            url = file_url(path.parent / url)
+        if not _is_web_url(url):
+            log.warning(
+                "%s: skipped %r: an OPML file may only list http(s) feeds; "
+                "subscribe to a local feed file with `podinsights feeds add PATH`",
+                path,
+                url,
+            )
+            continue
         feeds.append({"url": url, "title": outline.get("title") or outline.get("text")})
     return feeds
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
+    except ValueError:  # "http://[oops"
+        return False
 
 
 def write_opml(feeds: list[dict[str, str | None]], title: str = "podinsights subscriptions") -> str:

@@ -1,12 +1,16 @@
 """Datasette over the database: read-only, on 127.0.0.1, with the repo's metadata,
-canned queries, charts and a small cell-rendering plugin."""
+canned queries, charts and a small cell-rendering plugin.
+
+The file is served as a mutable database, which Datasette opens read-only
+(``mode=ro``), never as an immutable one: a nightly ingest writes the same file
+while it is served, and SQLite documents wrong answers or worse for an
+"immutable" file that changes."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,15 +62,6 @@ def metadata_for(db_path: Path) -> dict[str, Any]:
     return document
 
 
-def checkpoint(db_path: Path) -> None:
-    """Fold the WAL into the main file: Datasette's immutable mode reads only that."""
-    conn = sqlite3.connect(db_path)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-
-
 def datasette_command(
     db_path: Path, data_dir: Path, *, host: str, port: int, metadata_path: Path
 ) -> list[str]:
@@ -75,7 +70,6 @@ def datasette_command(
         "-m",
         "datasette",
         "serve",
-        "--immutable",
         str(db_path),
         "--metadata",
         str(metadata_path),
@@ -108,7 +102,6 @@ def prepare(
             f"Refusing to serve on {host}: only 127.0.0.1 by default; "
             "add --allow-remote to publish the database on your network."
         )
-    checkpoint(db_path)
     metadata_path = data_dir / "logs" / "datasette-metadata.yml"
     metadata_path.parent.mkdir(parents=True, exist_ok=True)
     metadata_path.write_text(yaml.safe_dump(metadata_for(db_path), sort_keys=False))

@@ -24,6 +24,7 @@ import sqlite_utils
 from . import guard, net
 from .asr_models import DEFAULT_MODEL, ModelError
 from .audio import SAMPLE_RATE, AudioError, windows
+from .audio import duration as file_duration
 from .db import ANALYSED, DOWNLOADED, NEW, TRANSCRIBED, transaction, utcnow
 from .engines import DEFAULT_ENGINE, AsrOptions, Engine, EngineError, load_engine
 from .episodes import mark_done, mark_failed, pending
@@ -32,7 +33,7 @@ from .progress import NullProgress, Progress
 from .recovery import Recovery, recover
 from .speakers import save_speakers
 from .transcripts import TranscriptError, choose_transcript, parse_transcript
-from .urls import enclosure_problem, is_local, local_path
+from .urls import enclosure_problem, is_local, local_path, may_reach_private
 from .vad import speech_spans
 from .vocabulary import MAX_TERMS, episode_vocabulary, transcription_terms
 from .vocabulary import prompt as glossary
@@ -183,9 +184,14 @@ def transcribe_by_channel(
 
 
 def fetch_publisher_transcript(
-    http: httpx.Client, episode: dict[str, Any], feed_url: str
+    http: httpx.Client,
+    episode: dict[str, Any],
+    feed_url: str,
+    duration: float | None = None,
+    allow_private: bool = False,
 ) -> Transcript | None:
-    """The feed's own transcript, parsed; None when the feed offers none."""
+    """The feed's own transcript, parsed and fitted to the audio's ``duration`` (when
+    known); None when the feed offers none. ``allow_private``: urls.may_reach_private."""
     offered = json.loads(episode.get("transcripts") or "[]")
     chosen = choose_transcript(offered)
     if chosen is None:
@@ -202,7 +208,9 @@ def fetch_publisher_transcript(
         mime = chosen.get("type")
     else:
         try:
-            response = net.get(http, url, max_bytes=MAX_TRANSCRIPT_BYTES)
+            response = net.get(
+                http, url, max_bytes=MAX_TRANSCRIPT_BYTES, allow_private=allow_private
+            )
         except net.FetchError as exc:
             raise TranscriptError(str(exc)) from exc
         if response.status >= 400:
@@ -211,12 +219,16 @@ def fetch_publisher_transcript(
         mime = chosen.get("type") or response.headers.get("content-type")
     # The publisher's text is not Whisper's, so the hallucination guard has nothing
     # to judge; untimed formats arrive marked "estimated-time".
-    segments = parse_transcript(data, mime=mime, name=url)
+    warnings: list[str] = []
+    segments = parse_transcript(data, mime=mime, name=url, duration=duration, warnings=warnings)
+    for warning in warnings:
+        log.warning("%s: the transcript %s: %s", episode["id"], url, warning)
     return Transcript(
         segments=segments,
         source="publisher",
         language=chosen.get("language"),
         audio_duration=max((s.end for s in segments), default=0.0),
+        options={"warnings": warnings} if warnings else {},
         source_url=url,
         source_format=chosen.get("type"),
     )
@@ -282,6 +294,7 @@ def transcribe_episodes(
                         feed["url"],
                         episode_vocabulary(episode, terms, feed) if options.vocabulary else [],
                         feed.get("model"),
+                        may_reach_private(feed),
                     )
                 )
             for future in as_completed(futures):
@@ -325,18 +338,31 @@ class Transcriber:
                 )
             return self._engines[model]
 
+    def _duration(self, episode: dict[str, Any]) -> float | None:
+        """The audio's length, to check a publisher's times against: the file's own
+        when it is downloaded, else what the feed says."""
+        if episode.get("audio_path"):
+            try:
+                return file_duration(self.data_dir / episode["audio_path"]) or None
+            except AudioError:
+                pass  # Whisper will report the bad audio; the feed's figure will do here
+        return episode.get("itunes_duration")
+
     def one(
         self,
         episode: dict[str, Any],
         feed_url: str,
         vocabulary: Sequence[str] = (),
         model: str | None = None,
+        allow_private: bool = False,
     ) -> TranscribeResult:
         result = TranscribeResult(episode["id"], episode.get("title"))
         publisher_error = None
         if not self.force_asr:
             try:
-                result.transcript = fetch_publisher_transcript(self.http, episode, feed_url)
+                result.transcript = fetch_publisher_transcript(
+                    self.http, episode, feed_url, self._duration(episode), allow_private
+                )
             except TranscriptError as exc:
                 publisher_error = str(exc)
                 log.warning(

@@ -25,13 +25,16 @@ Formats (https://github.com/Podcastindex-org/podcast-namespace, transcripts spec
   ``quality="estimated-time"``.
 
 Anything unreadable raises TranscriptError (one sentence naming the file, cue and
-line): a transcript is stored whole or not at all, never half-parsed.
+line): a transcript is stored whole or not at all, never half-parsed.  Times must
+be finite, non-negative and in order; segments past the audio's end (plus a margin)
+are dropped and ends past it clamped, each with a warning for the caller to record.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +83,12 @@ WORDS_PER_SECOND = 2.5  # typical podcast speech, for formats without timings
 MERGE_GAP = 1.5  # seconds of silence that end a merged JSON sentence
 MERGE_MAX = 30.0  # seconds: the longest merged JSON segment / estimated text chunk
 WORD_LEVEL_SHARE = 0.8  # a JSON file with this share of one-word segments is word-timed
+MAX_SECONDS = 48 * 3600.0  # no episode is this long: without a duration, the time limit
+DURATION_MARGIN = 60.0  # seconds past the audio's end a publisher's clock may run
+# What a parser can raise on hostile content besides _Malformed: deep nesting
+# (RecursionError), a 5,000-digit number (ValueError), a 400-digit one as a float
+# (OverflowError).  Each is that file's problem, never the run's.
+PARSE_ERRORS = (ValueError, ArithmeticError, RecursionError, LookupError, TypeError)
 
 _STAMP = r"\d+(?::\d+){0,2}[.,]\d{1,3}"
 _TIMING = re.compile(rf"\s*({_STAMP})\s*-->\s*({_STAMP})(?:[ \t].*)?")
@@ -175,9 +184,18 @@ def choose_transcript(transcripts: list[dict[str, Any]]) -> dict[str, Any] | Non
 
 
 def parse_transcript(
-    data: bytes, fmt: str | None = None, *, mime: str | None = None, name: str | None = None
+    data: bytes,
+    fmt: str | None = None,
+    *,
+    mime: str | None = None,
+    name: str | None = None,
+    duration: float | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Segment]:
-    """Every segment of a transcript file, or TranscriptError: never a partial list."""
+    """Every segment of a transcript file, or TranscriptError: never a partial list.
+
+    ``duration``: the audio's length in seconds, when known; what was dropped or
+    clamped to fit it is described in ``warnings``."""
     text = decode(data)
     if not text.strip():
         raise TranscriptError(f"{_label(fmt, name)} is empty: it contains no transcript segments")
@@ -190,12 +208,45 @@ def parse_transcript(
         segments = [s for s in parser(text) if s.text]
     except _Malformed as exc:
         raise TranscriptError(f"{_label(fmt, name)} is malformed: {exc}") from None
+    except PARSE_ERRORS as exc:
+        reason = f"{type(exc).__name__}: {str(exc)[:100]}"
+        raise TranscriptError(f"{_label(fmt, name)} cannot be parsed ({reason})") from None
+    try:
+        segments = _within(segments, duration, warnings if warnings is not None else [])
+    except _Malformed as exc:
+        raise TranscriptError(f"{_label(fmt, name)} is malformed: {exc}") from None
     if not segments:
         raise TranscriptError(f"{_label(fmt, name)} contains no transcript segments")
     for index, segment in enumerate(segments):
         segment.index = index
     log.debug("%s: %d segments from %s", name or "transcript", len(segments), fmt)
     return segments
+
+
+def _within(segments: list[Segment], duration: float | None, warnings: list[str]) -> list[Segment]:
+    """Impossible times reject the file; times past the audio's end are cut to it."""
+    for number, segment in enumerate(segments, start=1):
+        for start, end in [
+            (segment.start, segment.end),
+            *((w.start, w.end) for w in segment.words),
+        ]:
+            if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or end < start:
+                raise _Malformed(f"segment {number} has impossible times ({start}, {end})")
+    limit = min(duration + DURATION_MARGIN, MAX_SECONDS) if duration else MAX_SECONDS
+    kept = [s for s in segments if s.start <= limit]
+    clamped = 0
+    for segment in kept:
+        clamped += segment.end > limit
+        segment.end = min(segment.end, limit)
+        segment.words = [w for w in segment.words if w.start <= limit]
+        for word in segment.words:
+            word.end = min(word.end, limit)
+    if len(kept) < len(segments) or clamped:
+        warnings.append(
+            f"{len(segments) - len(kept)} segments starting after {limit:.0f} s dropped and "
+            f"{clamped} end times clamped to it (the audio is shorter)"
+        )
+    return kept
 
 
 def _label(fmt: str | None, name: str | None) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
+
+from .net import ALLOW_PRIVATE_ENV, is_public
 
 WEB_SCHEMES = ("http", "https")
 
@@ -40,43 +44,60 @@ def enclosure_problem(feed_url: str, enclosure_url: str | None) -> str | None:
         return None
     if scheme == "file" and is_local(feed_url):
         folder = local_path(feed_url).resolve().parent
-        target = local_path(enclosure_url).resolve()
+        try:
+            target = local_path(enclosure_url).resolve()
+        except (ValueError, OSError):  # a NUL byte ("%00"), a name too long
+            return f"the enclosure {enclosure_url!r} is not a usable file path"
         if target.is_relative_to(folder):
             return None
         return f"the enclosure {enclosure_url} is outside the feed's folder {folder}"
     return f"the enclosure URL scheme {scheme or '(none)'}: is not allowed; only http and https"
 
 
-ALLOW_PRIVATE_ENV = "PODINSIGHTS_ALLOW_PRIVATE"
+def may_reach_private(feed: Mapping[str, Any]) -> bool:
+    """Whether this feed's requests (the feed, its pages, enclosures, transcripts and
+    their redirects) may go to this machine or a private network.
+
+    Only the user decides that, by how they subscribed: a local feed file, or a URL
+    they gave whose address is private (stored in ``feeds.private`` when subscribing).
+    What the feed's own DNS answers never switches the guard off. Rows from before
+    that column fall back to the URL's host literal. PODINSIGHTS_ALLOW_PRIVATE=1
+    allows it for every feed."""
+    if os.environ.get(ALLOW_PRIVATE_ENV) == "1" or is_local(feed["url"]):
+        return True
+    if feed.get("private") is not None:
+        return bool(feed["private"])
+    return _private_literal(urlsplit(feed["url"]).hostname or "")
 
 
-def is_private_host(host: str) -> bool:
-    """Loopback, private, link-local or otherwise non-public: by IP, or by what the
-    name resolves to (a name that does not resolve is not private)."""
+def subscribed_private(url: str, *, typed: bool) -> bool:
+    """The ``feeds.private`` flag of a new subscription: a local file, a private host
+    literal, or, for a URL the user typed, a name whose every address is private now
+    (their NAS, their LAN server; a name with a public answer is a public feed). An
+    OPML entry is not typed: literals only."""
+    if is_local(url):
+        return True
+    host = urlsplit(url).hostname or ""
+    if _private_literal(host):
+        return True
+    if not typed:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False  # a name that does not resolve is not private
+    return bool(infos) and not any(_public(str(info[4][0])) for info in infos)
+
+
+def _private_literal(host: str) -> bool:
     host = host.strip("[]").lower()
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
-        addresses = {ipaddress.ip_address(host)}
+        return not _public(host)
     except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None)
-        except (OSError, UnicodeError):
-            return False
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-    return any(not a.is_global or a.is_multicast for a in addresses)
+        return False  # a name, not an address
 
 
-def private_target_problem(feed_url: str, url: str) -> str | None:
-    """A public feed may not send us to this machine or its network (an SSRF guard);
-    a feed that is itself local or private may. PODINSIGHTS_ALLOW_PRIVATE=1 allows it."""
-    if os.environ.get(ALLOW_PRIVATE_ENV) == "1" or is_local(feed_url):
-        return None
-    feed_host = urlsplit(feed_url).hostname or ""
-    host = urlsplit(url).hostname or ""
-    if is_private_host(feed_host) or not is_private_host(host):
-        return None
-    return (
-        f"{url} points at a private or loopback address from a public feed; "
-        f"set {ALLOW_PRIVATE_ENV}=1 to allow it"
-    )
+def _public(address: str) -> bool:
+    return is_public(ipaddress.ip_address(address.split("%")[0]))

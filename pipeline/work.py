@@ -33,6 +33,7 @@ class TranscribeJob:
     audio: bytes | None = None  # the audio itself, for workers without shared storage
     diarize: bool = False
     vocabulary: list[str] = field(default_factory=list)  # pipeline.vocabulary
+    allow_private: bool = False  # urls.may_reach_private of the episode's feed
 
 
 @dataclass
@@ -74,7 +75,9 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
             local = Path(scratch) / Path(episode["audio_path"]).name
             local.write_bytes(job.audio)
             episode["audio_path"] = str(local)  # absolute: wins over data_dir
-        result = transcriber.one(episode, job.feed_url, job.vocabulary, job.model)
+        result = transcriber.one(
+            episode, job.feed_url, job.vocabulary, job.model, job.allow_private
+        )
         diarization = None
         if job.diarize and result.transcript and result.transcript.source == "whisper":
             path = job.data_dir / episode["audio_path"]

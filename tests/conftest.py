@@ -47,8 +47,18 @@ def demo_db(tmp_path_factory) -> Path:
     from pipeline.cli import app
 
     path = tmp_path_factory.mktemp("demo") / "podinsights.db"
+    subscribe_demo(path)
     result = CliRunner().invoke(
         app, ["--db", str(path), "--quiet", "ingest", "--feeds", str(ROOT / "data" / "feeds.opml")]
     )
     assert result.exit_code == 0, result.stderr + result.stdout
     return path
+
+
+def subscribe_demo(db: Path) -> None:
+    """What `make ingest` does first: the demo podcast is a local feed file, and only
+    `feeds add PATH` subscribes to those (an OPML file lists web feeds only)."""
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["--db", str(db), "feeds", "add", str(DEMO / "feed.xml")])
+    assert result.exit_code == 0, result.stderr

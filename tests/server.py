@@ -16,6 +16,7 @@ class Reply:
     body: bytes | Iterable[bytes] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds between chunks when body is iterable
+    header_delay: float = 0.0  # seconds between header lines: a server trickling its headers
 
 
 Handler = Callable[["Request"], Reply]
@@ -95,6 +96,9 @@ class Server:
         chunks = [reply.body] if isinstance(reply.body, bytes) else reply.body
         for key, value in reply.headers.items():
             handler.send_header(key, value)
+            if reply.header_delay:
+                handler.flush_headers()
+                time.sleep(reply.header_delay)
         if isinstance(reply.body, bytes) and "Content-Length" not in reply.headers:
             handler.send_header("Content-Length", str(len(reply.body)))
         if not isinstance(reply.body, bytes):
@@ -128,12 +132,17 @@ def static_with_etag(body: bytes, etag: str, content_type: str = "application/rs
     return handler
 
 
-def ranged(body: bytes, content_type: str = "audio/mpeg") -> Handler:
-    """A file that honours Range requests with 206 Partial Content."""
+def ranged(
+    body: bytes, content_type: str = "audio/mpeg", etag: str = '"v1"', if_range: bool = True
+) -> Handler:
+    """A file that honours Range requests with 206 Partial Content, and If-Range as
+    RFC 9110 says (a validator that no longer matches gets the whole file); with
+    ``if_range=False`` it ignores If-Range, as a careless CDN does."""
 
     def handler(request: Request) -> Reply:
         range_header = request.headers.get("range", "")
-        if range_header.startswith("bytes="):
+        current = request.headers.get("if-range", etag) == etag or not if_range
+        if range_header.startswith("bytes=") and current:
             start = int(range_header[6:].split("-")[0])
             if start >= len(body):
                 return Reply(416, b"", {"Content-Range": f"bytes */{len(body)}"})
@@ -141,8 +150,16 @@ def ranged(body: bytes, content_type: str = "audio/mpeg") -> Handler:
             headers = {
                 "Content-Type": content_type,
                 "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}",
+                "ETag": etag,
             }
             return Reply(206, part, headers)
-        return Reply(200, body, {"Content-Type": content_type, "Accept-Ranges": "bytes"})
+        headers = {"Content-Type": content_type, "Accept-Ranges": "bytes", "ETag": etag}
+        return Reply(200, body, headers)
 
     return handler
+
+
+def cut_short(body: bytes, after: int, etag: str = '"v1"') -> Reply:
+    """The whole file announced, the connection dropped after ``after`` bytes."""
+    headers = {"Content-Type": "audio/mpeg", "Content-Length": str(len(body)), "ETag": etag}
+    return Reply(200, iter([body[:after]]), headers)

@@ -60,17 +60,18 @@ def test_opml_import_then_export_round_trips(cli, tmp_path, feed_file):
     opml = tmp_path / "subs.opml"
     opml.write_text(
         '<?xml version="1.0"?><opml version="2.0"><head/><body>'
-        '<outline text="group"><outline text="Local" xmlUrl="feed.xml"/></outline>'
+        '<outline text="group"><outline text="Other" xmlUrl="https://example.org/f"/></outline>'
         '<outline text="Remote" xmlUrl="https://example.com/feed.rss"/></body></opml>'
     )
     assert cli("feeds", "import", str(opml)).exit_code == 0
     assert cli("feeds", "import", str(opml)).exit_code == 0  # idempotent
+    assert cli("feeds", "add", str(feed_file)).exit_code == 0  # local files: only this way
     exported = cli("feeds", "export").stdout
     assert "https://example.com/feed.rss" in exported and str(feed_file.resolve()) in exported
     again = tmp_path / "again.opml"
     again.write_text(exported)
     assert cli("feeds", "import", str(again)).exit_code == 0
-    assert len(json.loads(cli("feeds", "list", "--json").stdout)) == 2
+    assert len(json.loads(cli("feeds", "list", "--json").stdout)) == 3
 
 
 def test_poll_then_episodes_json_is_pure_json(cli, feed_file):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from benchmarks import local_cluster
 from pipeline.cli import app
 
-from .conftest import ROOT
+from .conftest import ROOT, subscribe_demo
 
 pytest.importorskip("distributed")
 
@@ -37,6 +37,7 @@ def results(path):
 def test_ingest_on_a_dask_cluster_matches_the_local_run(tmp_path, demo_db):
     with local_cluster(2) as cluster:
         db = tmp_path / "dask.db"
+        subscribe_demo(db)
         args = [
             "--db",
             str(db),

@@ -8,7 +8,7 @@ import pytest
 from pipeline import download, feeds
 
 from .feedgen import item, rss
-from .server import Reply, ranged
+from .server import Reply, cut_short, ranged
 
 AUDIO = bytes(range(256)) * 4000  # ~1 MB of "audio"
 
@@ -47,16 +47,27 @@ def test_download_writes_audio_records_sha_and_size(db, server, tmp_path):
     assert run(db, tmp_path) == []  # incremental: nothing left to do
 
 
-def test_partial_download_resumes_with_a_range_request(db, server, tmp_path):
-    server.route("/a.mp3", ranged(AUDIO))
+def interrupted(db, server, tmp_path, monkeypatch, after=300_000):
+    """A first download cut off after ``after`` bytes: a .part is left to resume."""
+    monkeypatch.setattr(download, "TRIES", 1)
+    monkeypatch.setattr(download, "RETRY_DELAY", 0.01)
+    server.route("/a.mp3", cut_short(AUDIO, after))
     subscribe(db, server, item(url=server.url("/a.mp3"), length=len(AUDIO)))
-    row = episode(db)
-    part = tmp_path / (str(download.audio_path(row)) + ".part")
-    part.parent.mkdir(parents=True)
-    part.write_bytes(AUDIO[:300_000])
+    (result,) = run(db, tmp_path)
+    assert not result.ok
+    db["episodes"].update(episode(db)["id"], {"retry_after": "2000-01-01T00:00:00Z"})  # due now
+    part = tmp_path / (str(download.audio_path(episode(db))) + ".part")
+    assert part.stat().st_size == after
+    server.log.clear()
+
+
+def test_partial_download_resumes_with_a_range_request(db, server, tmp_path, monkeypatch):
+    interrupted(db, server, tmp_path, monkeypatch)
+    server.route("/a.mp3", ranged(AUDIO))
     (result,) = run(db, tmp_path)
     assert result.ok
-    assert server.requests("/a.mp3")[0].headers["range"] == "bytes=300000-"
+    request = server.requests("/a.mp3")[0].headers
+    assert (request["range"], request["if-range"]) == ("bytes=300000-", '"v1"')
     assert (tmp_path / episode(db)["audio_path"]).read_bytes() == AUDIO
 
 

@@ -8,7 +8,8 @@ from .server import Reply, static_with_etag
 
 
 def _poll(db):
-    return list(feeds.poll_feeds(db))
+    """Results in feed order (feeds are polled a few at once, saved as each arrives)."""
+    return sorted(feeds.poll_feeds(db), key=lambda result: result.feed_id)
 
 
 def test_etag_is_sent_and_304_means_nothing_new(db, server):

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.runlock import run_lock
 
-from .conftest import DEMO, ROOT
+from .conftest import DEMO, ROOT, subscribe_demo
 from .server import Reply
 
 EPISODES = ("ep01", "ep02", "ep04")  # three Whisper episodes (ep03 has a publisher transcript)
@@ -140,6 +140,7 @@ def test_sigkill_at_several_points_then_the_next_run_finishes(tmp_path, slow_sho
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_and_sigint_stop_cleanly(tmp_path, signum, code):
     db = tmp_path / "p.db"
+    subscribe_demo(db)
     process = start(db, "--feeds", str(ROOT / "data" / "feeds.opml"))
     wait_for(
         lambda: (
