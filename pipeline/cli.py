@@ -766,7 +766,7 @@ def themes(
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, by how each was found."""
-    from .analyze import BY_TIME, theme_breakdown, theme_counts
+    from .reports import BY_TIME, theme_breakdown, theme_counts
     from .search import Filters
 
     filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
@@ -789,7 +789,7 @@ def themes(
 @handle_errors
 def people(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """People across all episodes: hosts, guests and people mentioned."""
-    from .analyze import people_summary
+    from .reports import people_summary
 
     rows = people_summary(ctx.obj.db)
     if as_json:

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from .analyze import breakdown_sql
 from .errors import PipelineError
+from .reports import breakdown_sql
 
 log = logging.getLogger("pipeline.serve")
 

@@ -5,9 +5,10 @@ import json
 import pytest
 
 from pipeline import db as dbmod
-from pipeline.analyze import sync_segment_themes, theme_breakdown, theme_counts
+from pipeline.analyze import sync_segment_themes
 from pipeline.cli import app
 from pipeline.errors import PipelineError
+from pipeline.reports import theme_breakdown, theme_counts
 from pipeline.search import Filters, SearchError, audio_link, clock, search
 
 SEGMENTS = [
