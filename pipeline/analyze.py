@@ -119,18 +119,26 @@ def _analyze_one(
 ) -> AnalyzeResult:
     result = AnalyzeResult(episode["id"], episode.get("title"))
     segments = episode_segments(db, episode["id"])
-    try:
-        result.analysis = analyzer.analyze(
-            [s for _, s in segments],
-            persons=json.loads(episode.get("persons") or "[]"),
-            notes=episode.get("description"),
-        )
-    except ValueError as exc:  # spaCy on pathological text; the other episodes go on
-        result.error = f"analysis failed: {exc}"
-        mark_failed(db, episode["id"], STAGE, result.error)
+    persons = json.loads(episode.get("persons") or "[]")
+    result.analysis, result.error = analyze_segments(
+        analyzer, [s for _, s in segments], persons, episode.get("description")
+    )
+    if result.analysis is None:
+        mark_failed(db, episode["id"], STAGE, result.error or "")
         return result
     save_analysis(db, episode["id"], [i for i, _ in segments], result.analysis, analyzer.provenance)
     return result
+
+
+def analyze_segments(
+    analyzer: Analyzer, segments: list[Segment], persons: list[Any], notes: str | None
+) -> tuple[Analysis | None, str | None]:
+    """The analysis of one episode's segments, or why it failed: the one task of this
+    stage, run here for `analyze` and in worker processes for `ingest` (work.py)."""
+    try:
+        return analyzer.analyze(segments, persons=persons, notes=notes), None
+    except ValueError as exc:  # spaCy on pathological text; the other episodes go on
+        return None, f"analysis failed: {exc}"
 
 
 def save_analysis(

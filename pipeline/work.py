@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from .engines import AsrOptions
-from .guard import SEARCHABLE
 from .models import Segment
 
 _CACHE: dict[Any, Any] = {}  # per worker process: transcribers and analysers
@@ -113,6 +112,7 @@ def expected_speakers(episode: dict[str, Any]) -> int | None:
 
 
 def analyze_task(job: AnalyzeJob) -> Outcome:
+    from .analyze import analyze_segments
     from .codebook import load_codebook
     from .nlp import Analyzer
 
@@ -121,16 +121,8 @@ def analyze_task(job: AnalyzeJob) -> Outcome:
     if key not in _CACHE:
         _CACHE[key] = Analyzer(codebook, use_semantic=job.use_semantic)
     analyzer = _CACHE[key]
-    try:
-        analysis = analyzer.analyze(job.segments, persons=job.persons, notes=job.notes)
-    except ValueError as exc:
-        return Outcome(job.episode_id, error=f"analysis failed: {exc}")
-    return Outcome(job.episode_id, analysis=analysis, provenance=analyzer.provenance)
-
-
-def searchable(segments: list[Segment]) -> list[Segment]:
-    """What analysis reads: the segments search can find, in order."""
-    return [s for s in segments if s.quality in SEARCHABLE]
+    analysis, error = analyze_segments(analyzer, job.segments, job.persons, job.notes)
+    return Outcome(job.episode_id, analysis=analysis, error=error, provenance=analyzer.provenance)
 
 
 def make_executor(scheduler: str | None, workers: int) -> tuple[Executor, Any]:
