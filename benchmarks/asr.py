@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.engines import AsrOptions
+from pipeline.transcribe.engines import AsrOptions
 
 from . import DEMO_AUDIO, REALDATA, ROOT, machine, peak_rss_mb, table, write_section
 
@@ -86,10 +86,10 @@ def corpus() -> list[tuple[str, Path, str]]:
 
 def run_worker(argv: list[str]) -> int:
     """One configuration over the files, in this process; prints JSON on stdout."""
-    from pipeline.engines import load_engine
-    from pipeline.guard import SEARCHABLE
-    from pipeline.transcribe import transcribe_file
-    from pipeline.vocabulary import transcription_terms
+    from pipeline.transcribe.engines import load_engine
+    from pipeline.transcribe.guard import SEARCHABLE
+    from pipeline.transcribe.stage import transcribe_file
+    from pipeline.transcribe.vocabulary import transcription_terms
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
@@ -241,8 +241,8 @@ def script_segments() -> dict[str, list[list[Any]]]:
 
 def demo_vocabularies() -> dict[str, list[str]]:
     """What the transcribe stage gives Whisper for each demo episode (by audio name)."""
-    from pipeline.feedparse import parse_feed
-    from pipeline.vocabulary import episode_vocabulary, transcription_terms
+    from pipeline.feeds.parse import parse_feed
+    from pipeline.transcribe.vocabulary import episode_vocabulary, transcription_terms
 
     feed = DEMO_AUDIO.parent / "feed.xml"
     parsed = parse_feed(feed.read_bytes(), feed.resolve().as_uri())
@@ -299,8 +299,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-sweep", action="store_true", help="Skip the settings sweep.")
     parser.add_argument("--cache", default="data/models")
     args = parser.parse_args(argv)
-    from pipeline.codebook import load_codebook
-    from pipeline.nlp import Analyzer
+    from pipeline.analysis.codebook import load_codebook
+    from pipeline.analysis.engine import Analyzer
 
     clips = corpus()
     normalize = normalizer()

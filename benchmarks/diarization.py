@@ -116,9 +116,9 @@ def transcription_cpu_seconds(paths: list[Path], encoder: Any) -> float:
     files in this process: the yardstick for what diarization adds. Both models first
     make one untimed pass over 10 s of speech, so their one-time start-up costs stay
     out of the figures, as model loading does."""
-    from pipeline.audio import SAMPLE_RATE, load_audio
-    from pipeline.engines import AsrOptions, load_engine
-    from pipeline.transcribe import transcribe_file
+    from pipeline.audio.decode import SAMPLE_RATE, load_audio
+    from pipeline.transcribe.engines import AsrOptions, load_engine
+    from pipeline.transcribe.stage import transcribe_file
 
     options = AsrOptions()
     engine = load_engine("faster-whisper", "tiny.en", ROOT / "data" / "models", options)
@@ -139,7 +139,7 @@ def baseline(path: Path, encoder: Any) -> Any:
 
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    from pipeline.diarize import _centroids, embed_file, turns_of
+    from pipeline.speakers.diarize import _centroids, embed_file, turns_of
 
     spans, embeddings = embed_file(path, encoder, hop=1.0)
     if len(embeddings) < 2:
@@ -190,7 +190,7 @@ def audible_speakers(reference: list[tuple[float, float, str]]) -> set[str]:
     """The reference speakers who talk enough to be told apart by the product's rule
     (diarize.least_talk): someone heard for half a second in a 30 s meeting excerpt is
     in the reference, but no voice embedding can find them."""
-    from pipeline.diarize import least_talk
+    from pipeline.speakers.diarize import least_talk
 
     talk: dict[str, float] = defaultdict(float)
     for start, end, name in reference:
@@ -234,7 +234,7 @@ def measure(
 ) -> tuple[list[list[Any]], list[list[Any]], dict[str, float]]:
     """Per-recording rows and per-set summary rows, today's method beside the new one,
     and the CPU seconds each spent on the demo."""
-    from pipeline.diarize import diarize_file
+    from pipeline.speakers.diarize import diarize_file
 
     rows: list[list[Any]] = []
     results: list[tuple[str, int, int, tuple[Score, Score]]] = []
@@ -280,7 +280,7 @@ def _summary(results: list[tuple[str, int, int, tuple[Score, Score]]]) -> list[s
 
 
 def recording_table(rows: list[list[Any]]) -> str:
-    from pipeline.diarize import LOW_CONFIDENCE
+    from pipeline.speakers.diarize import LOW_CONFIDENCE
 
     columns = ["set", "recording", "speakers (who talk enough)", "today: found"]
     columns += ["today: DER", "today: DER one voice", "new: found", "new: DER"]
@@ -289,7 +289,14 @@ def recording_table(rows: list[list[Any]]) -> str:
 
 
 def method_text() -> str:
-    from pipeline.diarize import HOP, MIN_FLOOR, MIN_SHARE, MIN_TALK, SWITCH_COST, THRESHOLD
+    from pipeline.speakers.diarize import (
+        HOP,
+        MIN_FLOOR,
+        MIN_SHARE,
+        MIN_TALK,
+        SWITCH_COST,
+        THRESHOLD,
+    )
 
     return (
         "Both methods embed windows of 1.5 s of speech (Silero VAD) with Resemblyzer."
@@ -328,7 +335,7 @@ def method_text() -> str:
 
 
 def main(argv: list[str]) -> int:
-    from pipeline.diarize import VoiceEncoder
+    from pipeline.speakers.diarize import VoiceEncoder
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks diarization")
     parser.add_argument(

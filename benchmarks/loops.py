@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.engines import AsrOptions
+from pipeline.transcribe.engines import AsrOptions
 
 from . import DEMO_AUDIO, machine, table, write_section
 from .asr import normalizer, wer
@@ -56,7 +56,7 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:
 
 def flagged_seconds(segments: list[Any]) -> float:
     """Seconds the second pass would retry: loops and low confidence."""
-    from pipeline.recovery import RETRY
+    from pipeline.transcribe.recovery import RETRY
 
     return sum(s.end - s.start for s in segments if s.quality in RETRY)
 
@@ -72,7 +72,7 @@ def _inside(segment: Any, turn: dict[str, Any]) -> bool:
 
 def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) -> float:
     """WER of the searchable text in the turns' time spans against their script."""
-    from pipeline.guard import SEARCHABLE
+    from pipeline.transcribe.guard import SEARCHABLE
 
     reference = " ".join(t["text"] for t in turns)
     hypothesis = " ".join(
@@ -82,9 +82,9 @@ def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) 
 
 
 def measure(model: str, snr: float, cache: Path) -> dict[str, Any]:
-    from pipeline.audio import load_audio
-    from pipeline.engines import load_engine
-    from pipeline.transcribe import transcribe_file
+    from pipeline.audio.decode import load_audio
+    from pipeline.transcribe.engines import load_engine
+    from pipeline.transcribe.stage import transcribe_file
 
     normalize = normalizer()
     row: dict[str, Any] = dict.fromkeys(("before", "after", "recovered", "wer1", "wer2", "n"), 0.0)

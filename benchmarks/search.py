@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
-from pipeline import db as dbmod
-from pipeline.search import THEME_TOKEN_SQL, Filters, search
+import pipeline.store.db as dbmod
+from pipeline.query.search import THEME_TOKEN_SQL, Filters, search
 
 from . import ROOT, machine, table, write_section
 

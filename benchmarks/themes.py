@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.analysis.engine import HIGH, Analyzer
+from pipeline.analysis.people import same_person, split_name
+from pipeline.analysis.training import load_passages, split
 from pipeline.models import Segment
-from pipeline.nlp import HIGH, Analyzer
-from pipeline.people import same_person, split_name
-from pipeline.training import load_passages, split
 
 from . import ROOT, append_row, machine, table, write_section
 

@@ -145,7 +145,7 @@ def one_voice_pieces(samples: np.ndarray, reference: list[Turn]) -> dict[str, li
 
 
 def _speech(samples: np.ndarray) -> list[np.ndarray]:
-    from pipeline.diarize import speech_regions
+    from pipeline.speakers.diarize import speech_regions
 
     regions = speech_regions(samples)
     return [
@@ -156,7 +156,7 @@ def _speech(samples: np.ndarray) -> list[np.ndarray]:
 def single_speaker_voices(realdata: Path = REALDATA) -> dict[str, list[np.ndarray]]:
     """The voices of ../shared/realdata's one-person files (each stereo channel is one
     person): name -> its speech pieces."""
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
 
     files: dict[str, tuple[str, int | None]] = {
         "jfk": ("jfk.wav", None),
@@ -180,7 +180,7 @@ def built_conversations(
     band and by telephone: six mixing the one-person files' voices (calibration), and
     one per real recording from its own people's one-voice stretches (the recording's
     set), so its voices share one room and microphone as a podcast's do."""
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
 
     sources = [("calibration", "one-person files", single_speaker_voices(), 6)]
     for recording in recordings:
@@ -254,7 +254,7 @@ def telephone(samples: np.ndarray, seed: int) -> np.ndarray:
 def stereo_pair(realdata: Path = REALDATA) -> tuple[np.ndarray, list[Turn]] | None:
     """The stereo test file's two people one after the other, in mono: a two-speaker
     recording with exact turns."""
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
 
     path = realdata / "audio" / "stereo_diarization.wav"
     if not path.exists():

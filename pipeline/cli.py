@@ -29,19 +29,19 @@ from rich.progress import (
 from rich.progress import Progress as RichProgressBar
 from rich.table import Table
 
-from . import __version__
-from . import db as dbmod
-from . import episodes as episodes_mod
-from . import feeds as feeds_mod
-from .asr_models import DEFAULT_MODEL, check_model_name
-from .download import DOWNLOADS, download_episodes
-from .engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
-from .errors import PipelineError
-from .ingest import PipelineSettings, run_ingest, run_log
-from .opml import write_opml
-from .runlock import Stopped, run_lock, stop_on_signals
-from .search import clock
-from .text import PrintableFormatter, markup_safe, printable
+import pipeline.feeds.subscriptions as feeds_mod
+import pipeline.store.db as dbmod
+import pipeline.store.episodes as episodes_mod
+from pipeline import __version__
+from pipeline.errors import PipelineError
+from pipeline.feeds.download import DOWNLOADS, download_episodes
+from pipeline.feeds.opml import write_opml
+from pipeline.query.search import clock
+from pipeline.run.ingest import PipelineSettings, run_ingest, run_log
+from pipeline.run.lock import Stopped, run_lock, stop_on_signals
+from pipeline.text import PrintableFormatter, markup_safe, printable
+from pipeline.transcribe.engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
+from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 
 app = typer.Typer(
     help="Podcast transcript insights: feeds in, transcripts and leadership themes out.",
@@ -483,7 +483,7 @@ def transcribe(
     codebook: CodebookOption = None,
 ) -> None:
     """Transcribe downloaded episodes (the publisher's transcript first, else Whisper)."""
-    from .transcribe import transcribe_episodes
+    from pipeline.transcribe.stage import transcribe_episodes
 
     state: State = ctx.obj
     options = AsrOptions(beam_size=beam_size, vad=vad, vocabulary=vocabulary, recover=recover)
@@ -554,8 +554,8 @@ def transcribe_file_command(
     codebook: CodebookOption = None,
 ) -> None:
     """Transcribe one file and print its segments (nothing is stored)."""
-    from .transcribe import transcribe_file
-    from .vocabulary import transcription_terms, unique
+    from pipeline.transcribe.stage import transcribe_file
+    from pipeline.transcribe.vocabulary import transcription_terms, unique
 
     state: State = ctx.obj
     if not audio.is_file():
@@ -570,7 +570,7 @@ def transcribe_file_command(
         kind=RtfProgress,
     ) as bars:
         if bars:
-            from .audio import duration
+            from pipeline.audio.decode import duration
 
             bars.start("audio", audio.name, duration(audio))
         transcript = transcribe_file(audio, asr, options, progress=bars, vocabulary=words)
@@ -596,7 +596,7 @@ def transcribe_file_command(
 def label_speakers(audio: Path, transcript: Any, asr: Any, options: AsrOptions) -> Any:
     """Speaker 1, Speaker 2, ... on each segment and word of one file; a stereo file with
     one person per channel is transcribed channel by channel instead."""
-    from .diarize import (
+    from pipeline.speakers.diarize import (
         VoiceEncoder,
         assign_speakers,
         available,
@@ -604,7 +604,7 @@ def label_speakers(audio: Path, transcript: Any, asr: Any, options: AsrOptions) 
         diarize_file,
         split_channels,
     )
-    from .transcribe import transcribe_by_channel
+    from pipeline.transcribe.stage import transcribe_by_channel
 
     if split_channels(audio):
         return transcribe_by_channel(audio, asr, options)
@@ -650,7 +650,7 @@ def analyze(
     codebook: CodebookOption = None,
 ) -> None:
     """Find themes, people and key phrases in transcribed episodes."""
-    from .analyze import analyze_episodes
+    from pipeline.analysis.stage import analyze_episodes
 
     state: State = ctx.obj
     done = failures = mentions = 0
@@ -683,9 +683,9 @@ def analyze_text(
     ] = True,
 ) -> None:
     """Run the analysis on any text: themes (with method and score) and people with roles."""
-    from .analyze import analysis_json
-    from .codebook import load_codebook
-    from .nlp import Analyzer
+    from pipeline.analysis.codebook import load_codebook
+    from pipeline.analysis.engine import Analyzer
+    from pipeline.analysis.stage import analysis_json
 
     text = sys.stdin.read() if source == "-" else _read_text(Path(source))
     analyzer = Analyzer(load_codebook(codebook), use_semantic=None if semantic else False)
@@ -713,8 +713,8 @@ def train_classifier_command(
     codebook: CodebookOption = None,
 ) -> None:
     """Retrain the theme classifier after editing the codebook or the training passages."""
-    from .codebook import load_codebook
-    from .training import TRAINING, retrain
+    from pipeline.analysis.codebook import load_codebook
+    from pipeline.analysis.training import TRAINING, retrain
 
     classifier = retrain(
         load_codebook(codebook),
@@ -766,8 +766,8 @@ def themes(
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, by how each was found."""
-    from .reports import BY_TIME, theme_breakdown, theme_counts
-    from .search import Filters
+    from pipeline.query.reports import BY_TIME, theme_breakdown, theme_counts
+    from pipeline.query.search import Filters
 
     filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
     filtered = any((theme, feed, since, until))
@@ -789,7 +789,7 @@ def themes(
 @handle_errors
 def people(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """People across all episodes: hosts, guests and people mentioned."""
-    from .reports import people_summary
+    from pipeline.query.reports import people_summary
 
     rows = people_summary(ctx.obj.db)
     if as_json:
@@ -825,7 +825,7 @@ def search_command(
     as_json: JsonOption = False,
 ) -> None:
     """Search every transcript; each hit links to the moment it was said."""
-    from .search import HIGHLIGHT, Filters, search
+    from pipeline.query.search import HIGHLIGHT, Filters, search
 
     filters = Filters(
         theme=theme,
@@ -873,7 +873,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """An episode's transcript with timestamps, speakers and theme tags."""
-    from .export import episode_context, transcript_rows
+    from pipeline.query.export import episode_context, transcript_rows
 
     context = episode_context(ctx.obj.db, episode)
     rows = transcript_rows(ctx.obj.db, context["id"])
@@ -905,7 +905,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
 ) -> None:
     """Export a transcript: SRT, WebVTT (voice tags), Podcasting 2.0 JSON, cited Markdown."""
-    from .export import export_all, export_episode
+    from pipeline.query.export import export_all, export_episode
 
     if all_to:
         written = export_all(ctx.obj.db, all_to)
@@ -933,7 +933,7 @@ def serve(
     ] = False,
 ) -> None:
     """Browse the database in Datasette (read-only): search, facets, canned queries, charts."""
-    from .serve import is_loopback, prepare, run
+    from pipeline.serve.app import is_loopback, prepare, run
 
     state: State = ctx.obj
     command = prepare(
@@ -999,8 +999,8 @@ def diarize(
     limit: Annotated[int | None, typer.Option(help="At most this many episodes.")] = None,
 ) -> None:
     """Split transcribed episodes into speakers and put names on them (extra [diarize])."""
-    from .diarize import available
-    from .speakers import diarize_episodes
+    from pipeline.speakers.diarize import available
+    from pipeline.speakers.naming import diarize_episodes
 
     if not available():
         raise PipelineError("Diarization needs the extra: pip install 'podinsights[diarize]'.")
@@ -1019,7 +1019,7 @@ def diarize(
 def speakers(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """People with their talk time per episode, how each voice was named, and the share
     of its talk diarization is unsure of (its themes count as unattributed there)."""
-    from .speakers import speakers_summary
+    from pipeline.speakers.naming import speakers_summary
 
     if ctx.invoked_subcommand:
         return
@@ -1043,7 +1043,7 @@ def speakers_name(
     name: Annotated[str, typer.Argument(help="Who it really is.")],
 ) -> None:
     """Correct a speaker's name; the voiceprint registry learns it for later episodes."""
-    from .speakers import correct
+    from pipeline.speakers.naming import correct
 
     row = episodes_mod.find_episode(ctx.obj.db, episode)
     with writer(ctx.obj, "speakers name"):

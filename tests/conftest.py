@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 from typer.testing import CliRunner
 
-from pipeline import db as dbmod
+import pipeline.store.db as dbmod
 
 from .server import Server
 

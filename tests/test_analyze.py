@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from pipeline.analyze import analyze_episodes, pending_analyses
+from pipeline.analysis.codebook import CodebookError, load_codebook
+from pipeline.analysis.engine import Analyzer
+from pipeline.analysis.stage import analyze_episodes, pending_analyses
 from pipeline.cli import app
-from pipeline.codebook import CodebookError, load_codebook
 from pipeline.models import Segment, Word
-from pipeline.nlp import Analyzer
-from pipeline.transcripts import parse_transcript
+from pipeline.transcribe.publisher import parse_transcript
 
 from .conftest import DEMO, ROOT
 

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline import semantic
-from pipeline.classify import (
+import pipeline.analysis.semantic as semantic
+from pipeline.analysis.classifier import (
     ClassifierError,
     ThemeClassifier,
     load_classifier,
@@ -17,9 +17,9 @@ from pipeline.classify import (
     save_classifier,
     training_hash,
 )
+from pipeline.analysis.codebook import DEFAULT_CODEBOOK, CodebookError, load_codebook
+from pipeline.analysis.engine import CLASSIFIER, AnalysisError, Analyzer
 from pipeline.cli import app
-from pipeline.codebook import DEFAULT_CODEBOOK, CodebookError, load_codebook
-from pipeline.nlp import CLASSIFIER, AnalysisError, Analyzer
 
 from .conftest import ROOT
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline import db as dbmod
+import pipeline.store.db as dbmod
 from pipeline.cli import app
 
 from .conftest import ROOT
@@ -175,7 +175,7 @@ def test_status_shows_failures_and_retry_puts_the_episode_back(cli, tmp_path):
 
 
 def test_failures_are_parked_after_the_last_attempt(db):
-    from pipeline.episodes import MAX_ATTEMPTS, mark_failed
+    from pipeline.store.episodes import MAX_ATTEMPTS, mark_failed
 
     db["feeds"].insert({"id": 1, "url": "http://x"})
     db["episodes"].insert({"id": "e", "feed_id": 1, "guid": "g"})

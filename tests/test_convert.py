@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import convert
+import pipeline.transcribe.convert as convert
 
 whisper = pytest.importorskip("whisper")
 torch = pytest.importorskip("torch")
@@ -210,7 +210,7 @@ def test_encoder_output_matches_ctranslate2(tiny, openai_tiny):
 def test_both_engines_transcribe_jfk_alike_from_the_same_weights(tiny, openai_tiny, realdata):
     from faster_whisper import WhisperModel
 
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
 
     audio = load_audio(realdata / "audio" / "jfk.flac")  # no ffmpeg binary here: PyAV
     reference = normalize((realdata / "audio" / "jfk.ref.txt").read_text())

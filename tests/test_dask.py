@@ -59,8 +59,8 @@ def test_audio_can_travel_to_workers_as_bytes(demo_db, tmp_path):
     """A worker without the shared folder gets the audio itself and transcribes it."""
     from dataclasses import replace
 
-    from pipeline.engines import AsrOptions
-    from pipeline.work import TranscribeJob, transcribe_task
+    from pipeline.run.tasks import TranscribeJob, transcribe_task
+    from pipeline.transcribe.engines import AsrOptions
 
     db = sqlite_utils.Database(demo_db)
     episode = next(db.query("select * from episodes where guid = 'long-table-ep04'"))

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from pipeline import db as dbmod
+import pipeline.store.db as dbmod
 
 
 def test_new_database_has_current_schema_wal_and_foreign_keys(tmp_path):

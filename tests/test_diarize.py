@@ -10,7 +10,7 @@ from pipeline.cli import app
 
 from .conftest import DEMO
 
-diarize = pytest.importorskip("pipeline.diarize")
+diarize = pytest.importorskip("pipeline.speakers.diarize")
 if not diarize.available():
     pytest.skip("the [diarize] extra is not installed", allow_module_level=True)
 
@@ -225,7 +225,7 @@ def test_the_feeds_head_count_moves_the_cut_only_where_the_tree_is_undecided():
 
 
 def test_head_count_from_the_feed_counts_people_who_talk():
-    from pipeline.speakers import expected_speakers
+    from pipeline.speakers.naming import expected_speakers
 
     persons = [
         {"name": "Dana Whitfield", "role": "host"},
@@ -238,7 +238,7 @@ def test_head_count_from_the_feed_counts_people_who_talk():
 
 
 def test_a_theme_said_in_an_unsure_turn_is_not_credited_to_anyone(db):
-    from pipeline.speakers import sync_mention_speakers
+    from pipeline.speakers.naming import sync_mention_speakers
 
     db["feeds"].insert({"id": 1, "url": "https://example.com/feed.xml"})
     db["themes"].insert({"id": "followership", "label": "Followership", "category": "followership"})

@@ -5,7 +5,8 @@ import hashlib
 import httpx
 import pytest
 
-from pipeline import download, feeds
+import pipeline.feeds.download as download
+import pipeline.feeds.subscriptions as feeds
 
 from .feedgen import item, rss
 from .server import Reply, cut_short, ranged

@@ -6,7 +6,7 @@ import pytest
 import sqlite_utils
 
 from pipeline.cli import app
-from pipeline.guard import SEARCHABLE
+from pipeline.transcribe.guard import SEARCHABLE
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from pipeline.feedparse import FeedParseError, parse_duration, parse_feed
+from pipeline.feeds.parse import FeedParseError, parse_duration, parse_feed
 
 from .feedgen import item, rss
 

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import db as dbmod
-from pipeline import feeds
-from pipeline.feedparse import FeedParseError, parse_feed
-from pipeline.opml import OpmlError, read_opml
+import pipeline.feeds.subscriptions as feeds
+import pipeline.store.db as dbmod
+from pipeline.feeds.opml import OpmlError, read_opml
+from pipeline.feeds.parse import FeedParseError, parse_feed
 from pipeline.text import printable
-from pipeline.transcripts import MAX_SECONDS, PARSERS, TranscriptError, parse_transcript
+from pipeline.transcribe.publisher import MAX_SECONDS, PARSERS, TranscriptError, parse_transcript
 
 FUZZ = settings(max_examples=1500, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 QUICK = settings(max_examples=120, deadline=2000, suppress_health_check=[HealthCheck.too_slow])

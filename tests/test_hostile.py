@@ -20,9 +20,9 @@ import pytest
 import sqlite_utils
 from typer.testing import CliRunner
 
-from pipeline import net
+import pipeline.net.client as net
 from pipeline.cli import app
-from pipeline.urls import may_reach_private
+from pipeline.net.urls import may_reach_private
 
 from .conftest import DEMO, REALDATA, ROOT
 from .feedgen import item, rss
@@ -303,7 +303,7 @@ def write_audio(path: Path, samples: np.ndarray, rate: int, codec: str, video: b
 
 @pytest.fixture
 def hostile_audio(tmp_path, realdata):
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
 
     show = tmp_path / "show"
     show.mkdir()
@@ -372,7 +372,7 @@ def test_a_ten_hour_file_streams_in_bounded_memory(tmp_path):
     script = textwrap.dedent(rf"""
         import re
         from pathlib import Path
-        from pipeline.audio import windows
+        from pipeline.audio.decode import windows
         total = sum(w.size for _, w in windows({str(path)!r}))
         # VmHWM, not ru_maxrss: the latter carries the parent's peak over fork on Linux.
         status = Path("/proc/self/status").read_text()

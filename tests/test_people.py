@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.people import (
+from pipeline.analysis.people import (
     GUEST,
     HOST,
     MENTIONED,

@@ -1,7 +1,7 @@
 """Polling real HTTP feeds on a loopback server."""
 
-from pipeline import feeds
-from pipeline.db import DOWNLOADED
+import pipeline.feeds.subscriptions as feeds
+from pipeline.store.db import DOWNLOADED
 
 from .feedgen import item, rss
 from .server import Reply, static_with_etag

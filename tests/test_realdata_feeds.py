@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from pipeline import feeds
-from pipeline.feedparse import parse_feed
+import pipeline.feeds.subscriptions as feeds
+from pipeline.feeds.parse import parse_feed
 
 from .conftest import REALDATA
 from .server import Reply

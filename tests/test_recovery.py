@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
+import pipeline.transcribe.guard as guard
 from benchmarks.loops import degrade, flagged_seconds, write_wav
-from pipeline import guard
-from pipeline.audio import SAMPLE_RATE, load_audio
-from pipeline.engines import AsrOptions, load_engine
+from pipeline.audio.decode import SAMPLE_RATE, load_audio
 from pipeline.models import Segment, Word
-from pipeline.recovery import recover, stretches
-from pipeline.transcribe import transcribe_file
+from pipeline.transcribe.engines import AsrOptions, load_engine
+from pipeline.transcribe.recovery import recover, stretches
+from pipeline.transcribe.stage import transcribe_file
 
 from .conftest import DEMO
 
@@ -137,8 +137,8 @@ def test_loops_on_hard_audio_are_decoded_again_and_fewer_seconds_stay_flagged(de
 def test_recovered_segments_are_stored_and_marked(degraded, tmp_path):
     import sqlite_utils
 
-    from pipeline import db as dbmod
-    from pipeline.transcribe import save_transcript
+    import pipeline.store.db as dbmod
+    from pipeline.transcribe.stage import save_transcript
 
     options = AsrOptions()
     engine = load_engine("faster-whisper", "tiny.en", tmp_path / "models", options)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runlock import run_lock
+from pipeline.run.lock import run_lock
 
 from .conftest import DEMO, ROOT, subscribe_demo
 from .server import Reply

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from pipeline import db as dbmod
-from pipeline.analyze import sync_segment_themes
+import pipeline.store.db as dbmod
+from pipeline.analysis.stage import sync_segment_themes
 from pipeline.cli import app
 from pipeline.errors import PipelineError
-from pipeline.reports import theme_breakdown, theme_counts
-from pipeline.search import Filters, SearchError, audio_link, clock, search
+from pipeline.query.reports import theme_breakdown, theme_counts
+from pipeline.query.search import Filters, SearchError, audio_link, clock, search
 
 SEGMENTS = [
     # episode, start, text, speaker, quality

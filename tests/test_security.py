@@ -19,9 +19,11 @@ import numpy as np
 import pytest
 import sqlite_utils
 
-from pipeline import db as dbmod
-from pipeline import download, feeds, net
-from pipeline.transcripts import TranscriptError, parse_transcript
+import pipeline.feeds.download as download
+import pipeline.feeds.subscriptions as feeds
+import pipeline.net.client as net
+import pipeline.store.db as dbmod
+from pipeline.transcribe.publisher import TranscriptError, parse_transcript
 
 from .conftest import DEMO, ROOT
 from .feedgen import item, rss
@@ -590,7 +592,7 @@ def test_a_nul_byte_in_a_local_enclosure_fails_that_episode_only(tmp_path):
 
 
 def test_playlists_saved_as_audio_are_refused_unopened(server, tmp_path):
-    from pipeline.audio import AudioError, duration, load_audio
+    from pipeline.audio.decode import AudioError, duration, load_audio
 
     from .test_hostile import write_audio
 

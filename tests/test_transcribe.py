@@ -10,11 +10,13 @@ import av
 import numpy as np
 import pytest
 
-from pipeline import asr_models, audio, guard
+import pipeline.audio.decode as audio
+import pipeline.transcribe.guard as guard
+import pipeline.transcribe.weights as asr_models
 from pipeline.cli import app
-from pipeline.engines import AsrOptions, load_engine, split_sentences
 from pipeline.models import Segment, Word
-from pipeline.transcribe import transcribe_file
+from pipeline.transcribe.engines import AsrOptions, load_engine, split_sentences
+from pipeline.transcribe.stage import transcribe_file
 
 from .conftest import REALDATA
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pipeline.models import Segment
-from pipeline.transcripts import (
+from pipeline.transcribe.publisher import (
     ESTIMATED,
     FORMATS,
     TranscriptError,

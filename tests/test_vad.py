@@ -2,8 +2,8 @@
 
 from faster_whisper import vad as fw
 
-from pipeline.audio import SAMPLE_RATE, load_audio
-from pipeline.vad import RememberingVad, share_vad
+from pipeline.audio.decode import SAMPLE_RATE, load_audio
+from pipeline.audio.vad import RememberingVad, share_vad
 
 from .conftest import DEMO
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipeline import vocabulary
-from pipeline.codebook import load_codebook
+import pipeline.transcribe.vocabulary as vocabulary
+from pipeline.analysis.codebook import load_codebook
 
 from .conftest import ROOT
 
@@ -76,7 +76,7 @@ def test_editing_the_vocabulary_does_not_re_analyse_every_episode(tmp_path):
 
 @pytest.mark.parametrize("bad", ['vocabulary = [""]', "vocabulary = [3]"])
 def test_an_empty_or_non_text_vocabulary_entry_is_a_codebook_error(tmp_path, bad):
-    from pipeline.codebook import CodebookError
+    from pipeline.analysis.codebook import CodebookError
 
     source = (ROOT / "data" / "themes.toml").read_text()
     edited = tmp_path / "themes.toml"
