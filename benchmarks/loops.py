@@ -1,5 +1,5 @@
 """Recovered loops: speech degraded until Whisper loops, transcribed without and with the
-second pass (pipeline.recovery); how many flagged seconds come back, and how good.
+second pass (pipeline.transcribe.recovery); how many flagged seconds come back, and how good.
 
 The demo episodes are made "8 kbps radio": low-passed to 3 kHz, resampled to 8 kHz and
 back, 8-bit mu-law, then white noise at a given SNR. Text quality on what came back is

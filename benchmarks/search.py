@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:
             " Zipf-distributed vocabulary from our own podcast text),"
             f" {db['episodes'].count:,} episodes, theme mentions on every 37th segment;"
             f" database {size:.0f} MB (built in {build_seconds:.0f} s, cached). Each query"
-            " ran 5 times through `pipeline.search.search` (ranking, joins, snippets, themes,"
+            " ran 5 times through `pipeline.query.search.search` (ranking, joins, snippets, themes,"
             " links: the first page of 20 hits).",
             "",
             table(["query class", "queries", "p50 ms", "p95 ms"], rows),

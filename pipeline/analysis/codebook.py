@@ -35,7 +35,7 @@ class Theme:
     patterns: tuple[Any, ...] = ()
     exclude: tuple[Any, ...] = ()  # phrases (str) or token patterns (lists)
     semantic_threshold: float | None = None  # overrides the codebook's for this theme
-    # Names and terms Whisper should expect (pipeline.vocabulary); not used in matching.
+    # Names and terms Whisper should expect (pipeline.transcribe.vocabulary); not used in matching.
     vocabulary: tuple[str, ...] = ()
 
 
@@ -50,7 +50,7 @@ class Codebook:
     semantic_threshold: float
     path: Path
     digest: str = field(default="")
-    classifier: Path | None = None  # trained on data/training (pipeline.classify)
+    classifier: Path | None = None  # trained on data/training (pipeline.analysis.classifier)
 
     def threshold(self, theme: Theme) -> float:
         return theme.semantic_threshold or self.semantic_threshold

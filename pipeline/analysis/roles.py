@@ -1,6 +1,6 @@
 """Hosts and guests from how a sentence is built, not from its exact wording.
 
-The introduction patterns in pipeline.people list wordings ("I'm your host ...");
+The introduction patterns in pipeline.analysis.people list wordings ("I'm your host ...");
 shows say it in many more ("presented by", "steered by", "on the line from Leeds
 is", "joining us today is"). spaCy's dependency parse finds the person whatever the
 wording: the agent of a hosting verb, the one called host or co-host, the subject

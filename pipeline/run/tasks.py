@@ -31,7 +31,7 @@ class TranscribeJob:
     options: AsrOptions
     audio: bytes | None = None  # the audio itself, for workers without shared storage
     diarize: bool = False
-    vocabulary: list[str] = field(default_factory=list)  # pipeline.vocabulary
+    vocabulary: list[str] = field(default_factory=list)  # pipeline.transcribe.vocabulary
     allow_private: bool = False  # urls.may_reach_private of the episode's feed
 
 

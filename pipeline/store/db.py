@@ -301,13 +301,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE analyses ADD COLUMN classifier TEXT;
     """,
-    # 8: segments a second decoding recovered (pipeline.recovery); the Whisper model a
+    # 8: segments a second decoding recovered (pipeline.transcribe.recovery); the Whisper model a
     # feed's episodes are transcribed with, where it is not the run's.
     """
     ALTER TABLE segments ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN model TEXT;
     """,
-    # 9: a keyword hit the classifier disputes is kept, marked low (pipeline.nlp).
+    # 9: a keyword hit the classifier disputes is kept, marked low (pipeline.analysis.engine).
     """
     ALTER TABLE theme_mentions ADD COLUMN confidence TEXT NOT NULL DEFAULT 'high';
     """,
@@ -317,7 +317,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN private INTEGER;
     """,
     # 11: how sure diarization is of each segment's speaker, and how much of each voice's
-    # talk it is unsure of (pipeline.diarize.LOW_CONFIDENCE).
+    # talk it is unsure of (pipeline.speakers.diarize.LOW_CONFIDENCE).
     """
     ALTER TABLE segments ADD COLUMN speaker_confidence REAL;
     ALTER TABLE episode_speakers ADD COLUMN uncertain_time REAL NOT NULL DEFAULT 0;

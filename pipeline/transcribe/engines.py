@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 ENGINES = ("faster-whisper", "openai-whisper")
 DEFAULT_ENGINE = "faster-whisper"
-# A second decoding of a stretch Whisper got wrong (pipeline.recovery): nothing carried
+# A second decoding of a stretch Whisper got wrong (pipeline.transcribe.recovery): nothing carried
 # over from earlier text, which is what feeds a loop, and hotter samples when the
 # result is still repetitive or unsure (Whisper's own fallback).
 LOOP_BREAKING = {
