@@ -13,6 +13,7 @@ BENCHMARKS = {
     "ingest": "benchmarks.ingest",
     "diarization": "benchmarks.diarization",
     "loops": "benchmarks.loops",
+    "compare": "benchmarks.compare",
 }
 
 
