@@ -559,7 +559,7 @@ def test_a_migration_another_process_finished_meanwhile_is_not_run_again(tmp_pat
 
 def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
     path = tmp_path / "p.db"
-    script = f"from pipeline import db; db.connect({str(path)!r})"
+    script = f"from pipeline.store import db; db.connect({str(path)!r})"
     processes = [
         subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE)
         for _ in range(4)

@@ -28,7 +28,7 @@ from pipeline.analysis.engine import Analyzer
 log = logging.getLogger(__name__)
 
 # Labelled passages (tests/eval/README.md) whose dev half calibrates a retrained classifier.
-PASSAGES = Path(__file__).resolve().parent.parent / "tests" / "eval" / "themes.jsonl"
+PASSAGES = Path(__file__).resolve().parents[2] / "tests" / "eval" / "themes.jsonl"
 
 
 def retrain(
