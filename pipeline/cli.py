@@ -36,10 +36,10 @@ from pipeline import __version__
 from pipeline.errors import PipelineError
 from pipeline.feeds.download import DOWNLOADS, download_episodes
 from pipeline.feeds.opml import write_opml
-from pipeline.query.search import clock
 from pipeline.run.ingest import PipelineSettings, run_ingest, run_log
 from pipeline.run.lock import Stopped, run_lock, stop_on_signals
 from pipeline.text import PrintableFormatter, markup_safe, printable
+from pipeline.timecodes import clock
 from pipeline.transcribe.engines import DEFAULT_ENGINE, ENGINES, AsrOptions, load_engine
 from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 

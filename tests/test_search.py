@@ -9,7 +9,8 @@ from pipeline.analysis.stage import sync_segment_themes
 from pipeline.cli import app
 from pipeline.errors import PipelineError
 from pipeline.query.reports import theme_breakdown, theme_counts
-from pipeline.query.search import Filters, SearchError, audio_link, clock, search
+from pipeline.query.search import Filters, SearchError, audio_link, search
+from pipeline.timecodes import clock
 
 SEGMENTS = [
     # episode, start, text, speaker, quality

@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import html
 import io
-import math
 import re
 import time
 from html.parser import HTMLParser
@@ -26,6 +25,7 @@ import feedparser
 from pipeline.errors import PipelineError
 from pipeline.models import Episode, FeedInfo, ParsedFeed
 from pipeline.text import printable
+from pipeline.timecodes import parse_clock
 
 PODCAST_NAMESPACES = {
     "https://podcastindex.org/namespace/1.0",
@@ -193,15 +193,7 @@ def _chapters(entry: Any, tags: dict[str, Any], base: str) -> dict[str, Any] | N
 
 def parse_duration(value: Any) -> float | None:
     """itunes:duration as seconds: "3600", "60:00", "1:00:00" or "01:02:03.400"."""
-    if value in (None, ""):
-        return None
-    try:
-        seconds = 0.0
-        for part in str(value).strip().split(":"):
-            seconds = seconds * 60 + float(part)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < math.inf else None
+    return parse_clock(value)
 
 
 def _iso(parsed_time: time.struct_time | None) -> str | None:

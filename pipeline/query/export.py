@@ -10,8 +10,9 @@ from typing import Any
 import sqlite_utils
 
 from pipeline.errors import PipelineError
-from pipeline.query.search import audio_link, clock
+from pipeline.query.search import audio_link
 from pipeline.store.episodes import find_episode
+from pipeline.timecodes import clock, stamp
 from pipeline.transcribe.guard import SEARCHABLE
 
 FORMATS = ("srt", "vtt", "json", "md")
@@ -47,19 +48,12 @@ def episode_context(db: sqlite_utils.Database, ident: str) -> dict[str, Any]:
     return {**episode, "show": feed["title"] or feed["url"]}
 
 
-def _stamp(seconds: float, separator: str) -> str:
-    millis = round(seconds * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
-
-
 def to_srt(episode: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     cues = []
     for number, row in enumerate(rows, start=1):
         speaker = f"{row['speaker']}: " if row["speaker"] else ""
         cues.append(
-            f"{number}\n{_stamp(row['start_time'], ',')} --> {_stamp(row['end_time'], ',')}\n"
+            f"{number}\n{stamp(row['start_time'], ',')} --> {stamp(row['end_time'], ',')}\n"
             f"{speaker}{row['text']}\n"
         )
     return "\n".join(cues)
@@ -71,7 +65,7 @@ def to_vtt(episode: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         text = _vtt_escape(row["text"])
         voice = f"<v {_vtt_escape(row['speaker'])}>" if row["speaker"] else ""
         cues += [
-            f"{_stamp(row['start_time'], '.')} --> {_stamp(row['end_time'], '.')}",
+            f"{stamp(row['start_time'], '.')} --> {stamp(row['end_time'], '.')}",
             f"{voice}{text}",
             "",
         ]
@@ -104,12 +98,12 @@ def to_markdown(episode: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     for row in rows:
         speaker = f"**{row['speaker']}:** " if row["speaker"] else ""
         link = audio_link(episode.get("enclosure_url"), row["start_time"])
-        stamp = f"[{clock(row['start_time'])}]({link})" if link else clock(row["start_time"])
+        at = f"[{clock(row['start_time'])}]({link})" if link else clock(row["start_time"])
         themes = f" Themes: {', '.join(row['themes'])}." if row["themes"] else ""
         lines += [
             f"> {speaker}{row['text']}",
             ">",
-            f"> — {episode['show']}, “{episode['title']}”, {date}, {stamp}.{themes}",
+            f"> — {episode['show']}, “{episode['title']}”, {date}, {at}.{themes}",
             "",
         ]
     return "\n".join(lines)

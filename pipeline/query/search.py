@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from pipeline.errors import PipelineError
+from pipeline.timecodes import clock
 
 CANDIDATES = 1000
 FTS_OPERATORS = {"AND", "OR", "NOT", "NEAR"}
@@ -35,12 +36,6 @@ class Filters:
     since: str | None = None
     until: str | None = None
     high_only: bool = False  # leave out keyword hits the classifier disputes
-
-
-def clock(seconds: float) -> str:
-    """Seconds as h:mm:ss."""
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 def audio_link(enclosure_url: str | None, seconds: float) -> str | None:

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 from pipeline.errors import PipelineError
 from pipeline.models import Segment, Word
+from pipeline.timecodes import parse_clock
 from pipeline.transcribe.guard import ESTIMATED_TIME as ESTIMATED
 
 log = logging.getLogger(__name__)
@@ -479,7 +480,7 @@ def _json_time(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value) if value >= 0 else None
     if isinstance(value, str) and re.fullmatch(r"\d+(?::\d+){0,2}(?:\.\d+)?", value.strip()):
-        return _clock(value)
+        return parse_clock(value)
     return None
 
 
@@ -595,21 +596,10 @@ class _HtmlTranscript(HTMLParser):
         if tag == "cite":
             self.speaker = value.rstrip(":").strip() or None
         elif tag == "time":
-            self.time = _clock(value)
+            self.time = parse_clock(value)
         elif tag == "p" and value:
             self.entries.append((self.speaker, self.time, value))
             self.time = None
-
-
-def _clock(value: str) -> float | None:
-    """Seconds from "1:07", "1:02:03" or "75.5"."""
-    seconds = 0.0
-    for part in value.strip().split(":"):
-        try:
-            seconds = seconds * 60 + float(part)
-        except ValueError:
-            return None
-    return round(seconds, 3)
 
 
 def parse_html(text: str) -> list[Segment]:
