@@ -391,7 +391,12 @@ def test_a_private_answer_in_the_feeds_own_dns_does_not_turn_the_guard_off(
     public, internal, fake = internet
     fake.answers["podcast.example"] = [answers]
     public.route("/feed", rss(item("e", url=internal.url("/a.mp3"))))
-    db = tmp_path / "p.db"
+    assert_refused(tmp_path / "p.db", public, internal)
+
+
+def assert_refused(db, public, internal):
+    """The public feed's enclosure, at a private address, is refused: nothing reaches
+    the internal server, and the episode says why."""
     invoke(db, "feeds", "add", public_url(public, "/feed"))
     invoke(db, "poll")
     invoke(db, "download")
@@ -409,12 +414,7 @@ def test_ipv6_forms_of_private_ipv4_addresses_are_refused(internet, tmp_path, ad
     fake.answers["wrapped.example"] = [address]
     fake.routes[address] = internal.httpd.server_address[1]
     public.route("/feed", rss(item("e", url="http://wrapped.example/a.mp3")))
-    db = tmp_path / "p.db"
-    invoke(db, "feeds", "add", public_url(public, "/feed"))
-    invoke(db, "poll")
-    invoke(db, "download")
-    assert internal.log == []
-    assert "private" in episodes(db)["e"]["last_error"]
+    assert_refused(tmp_path / "p.db", public, internal)
 
 
 def test_a_feed_the_user_gave_at_a_private_address_may_use_private_addresses(server, tmp_path):
