@@ -13,10 +13,15 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.models import Segment
 from pipeline.transcribe.engines import AsrOptions
+
+if TYPE_CHECKING:  # imported where used: a worker loads only the models its task needs
+    from pipeline.analysis.engine import Analysis
+    from pipeline.speakers.diarize import Diarization
+    from pipeline.transcribe.stage import Transcript
 
 _CACHE: dict[Any, Any] = {}  # per worker process: transcribers and analysers
 
@@ -49,9 +54,9 @@ class AnalyzeJob:
 class Outcome:
     episode_id: str
     title: str | None = None
-    transcript: Any = None  # transcribe.Transcript
-    diarization: Any = None  # diarize.Diarization
-    analysis: Any = None  # nlp.Analysis
+    transcript: Transcript | None = None
+    diarization: Diarization | None = None
+    analysis: Analysis | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -62,10 +67,9 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
     key = ("asr", job.engine, str(job.data_dir), repr(job.options))
     if key not in _CACHE:
         import pipeline.net.client as net
-        from pipeline.progress import NullProgress
 
         _CACHE[key] = Transcriber(
-            job.engine, job.model, job.data_dir, job.options, net.client(), False, NullProgress()
+            job.engine, job.model, job.data_dir, job.options, http=net.client()
         )
     transcriber = _CACHE[key]
     episode = dict(job.episode)
@@ -94,7 +98,7 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
     )
 
 
-def diarize_audio(path: Path, expected: int | None = None) -> Any:
+def diarize_audio(path: Path, expected: int | None = None) -> Diarization:
     """Speaker turns for a transcribed file. Speech comes from Silero VAD, not from
     Whisper's word timings: windows over word runs split one voice into two clusters on
     the demo (docs/benchmarks.md)."""

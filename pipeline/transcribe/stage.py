@@ -281,7 +281,7 @@ def transcribe_episodes(
     own = http is None
     http = http or net.client()
     transcriber = Transcriber(
-        engine, model, data_dir, options, http, force_asr, progress or NullProgress()
+        engine, model, data_dir, options, http=http, force_asr=force_asr, progress=progress
     )
     try:
         with worker_pool(transcriber.workers, "asr") as pool:
@@ -319,12 +319,14 @@ class Transcriber:
         model: str,
         data_dir: Path,
         options: AsrOptions,
+        *,
         http: httpx.Client,
-        force_asr: bool,
-        progress: Progress,
+        force_asr: bool = False,
+        progress: Progress | None = None,
     ):
         self.engine_name, self.model, self.data_dir = engine, model, data_dir
-        self.options, self.http, self.force_asr, self.progress = options, http, force_asr, progress
+        self.options, self.http, self.force_asr = options, http, force_asr
+        self.progress = progress or NullProgress()
         self.workers = options.resolved_workers(engine)
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
