@@ -601,16 +601,13 @@ def label_speakers(audio: Path, transcript: Any, asr: Any, options: AsrOptions) 
         assign_speakers,
         available,
         default_names,
-        diarize_file,
         split_channels,
     )
-    from pipeline.transcribe.stage import transcribe_by_channel
+    from pipeline.transcribe.stage import with_speakers
 
-    if split_channels(audio):
-        return transcribe_by_channel(audio, asr, options)
-    if not available():
+    if not available() and not split_channels(audio):
         raise PipelineError("--diarize needs the extra: pip install 'podinsights[diarize]'.")
-    diarization = diarize_file(audio, VoiceEncoder())
+    transcript, diarization = with_speakers(audio, transcript, asr, options, VoiceEncoder())
     assign_speakers(transcript.segments, diarization, default_names(diarization))
     return transcript
 

@@ -20,7 +20,7 @@ from pipeline.transcribe.engines import AsrOptions
 
 if TYPE_CHECKING:  # imported where used: a worker loads only the models its task needs
     from pipeline.analysis.engine import Analysis
-    from pipeline.speakers.diarize import Diarization
+    from pipeline.speakers.diarize import Diarization, VoiceEncoder
     from pipeline.transcribe.stage import Transcript
 
 _CACHE: dict[Any, Any] = {}  # per worker process: transcribers and analysers
@@ -62,7 +62,7 @@ class Outcome:
 
 
 def transcribe_task(job: TranscribeJob) -> Outcome:
-    from pipeline.transcribe.stage import Transcriber, transcribe_by_channel
+    from pipeline.transcribe.stage import Transcriber, with_speakers
 
     key = ("asr", job.engine, str(job.data_dir), repr(job.options))
     if key not in _CACHE:
@@ -84,11 +84,15 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
         diarization = None
         if job.diarize and result.transcript and result.transcript.source == "whisper":
             path = job.data_dir / episode["audio_path"]
-            diarization = diarize_audio(path, expected_speakers(episode))
-            if diarization.by_channel:  # one person per channel: transcribe each alone
-                result.transcript = transcribe_by_channel(
-                    path, transcriber.asr(job.model), job.options, job.vocabulary
-                )
+            result.transcript, diarization = with_speakers(
+                path,
+                result.transcript,
+                transcriber.asr(job.model),
+                job.options,
+                voice_encoder(),
+                job.vocabulary,
+                expected_speakers(episode),
+            )
     return Outcome(
         job.episode["id"],
         result.title,
@@ -98,15 +102,15 @@ def transcribe_task(job: TranscribeJob) -> Outcome:
     )
 
 
-def diarize_audio(path: Path, expected: int | None = None) -> Diarization:
-    """Speaker turns for a transcribed file. Speech comes from Silero VAD, not from
-    Whisper's word timings: windows over word runs split one voice into two clusters on
-    the demo (docs/benchmarks.md)."""
-    from pipeline.speakers.diarize import VoiceEncoder, diarize_file
+def voice_encoder() -> VoiceEncoder:
+    """This worker's voice encoder, loaded once. Diarization reads speech from Silero
+    VAD, not from Whisper's word timings: windows over word runs split one voice into
+    two clusters on the demo (docs/benchmarks.md)."""
+    from pipeline.speakers.diarize import VoiceEncoder
 
     if "voice" not in _CACHE:
         _CACHE["voice"] = VoiceEncoder()
-    return diarize_file(path, _CACHE["voice"], expected=expected)
+    return _CACHE["voice"]
 
 
 def expected_speakers(episode: dict[str, Any]) -> int | None:

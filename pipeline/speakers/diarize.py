@@ -90,9 +90,13 @@ class Diarization:
 
 
 class VoiceEncoder:
-    """Resemblyzer's encoder, on the CPU, one thread (transcription has the others)."""
+    """Resemblyzer's encoder, on the CPU, one thread (transcription has the others).
+    Loaded on the first embedding: a stereo file split by channel never needs it."""
 
     def __init__(self) -> None:
+        self.model: Any = None
+
+    def _load(self) -> None:
         import torch
 
         with warnings.catch_warnings():
@@ -109,6 +113,8 @@ class VoiceEncoder:
 
     def embed(self, samples: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
         """One L2-normalised embedding per (start, end) span of ``samples``."""
+        if self.model is None:
+            self._load()
         mel = self.mel(samples)
         size = int(WINDOW * FRAMES_PER_SECOND)
         batch = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -39,6 +39,9 @@ from pipeline.transcribe.recovery import Recovery, recover
 from pipeline.transcribe.vocabulary import MAX_TERMS, episode_vocabulary, transcription_terms
 from pipeline.transcribe.vocabulary import prompt as glossary
 from pipeline.transcribe.weights import DEFAULT_MODEL, ModelError
+
+if TYPE_CHECKING:
+    from pipeline.speakers.diarize import Diarization, VoiceEncoder
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +182,27 @@ def transcribe_by_channel(
     merged.wall_time = (sides[0].wall_time or 0) + (sides[1].wall_time or 0)
     merged.options = {**merged.options, "split_channels": True}
     return merged
+
+
+def with_speakers(
+    path: str | Path,
+    transcript: Transcript,
+    engine: Engine,
+    options: AsrOptions,
+    encoder: VoiceEncoder,
+    vocabulary: Sequence[str] = (),
+    expected: int | None = None,
+) -> tuple[Transcript, Diarization]:
+    """Who spoke when in a transcribed file, and the transcript to keep: a stereo file
+    with one person per channel is transcribed again, channel by channel (its speakers
+    are its channels). The one place transcription and diarization meet, for
+    `transcribe-file --diarize` and ingest's workers alike."""
+    from pipeline.speakers.diarize import diarize_file
+
+    diarization = diarize_file(path, encoder, expected=expected)
+    if diarization.by_channel:
+        transcript = transcribe_by_channel(path, engine, options, vocabulary)
+    return transcript, diarization
 
 
 # The publisher's transcript --------------------------------------------------------
