@@ -36,7 +36,7 @@ from pipeline import __version__
 from pipeline.errors import PipelineError
 from pipeline.feeds.download import DOWNLOADS, download_episodes
 from pipeline.feeds.opml import write_opml
-from pipeline.run.ingest import PipelineSettings, run_ingest, run_log
+from pipeline.run.ingest import LOCAL_WORKERS, PipelineSettings, run_ingest, run_log
 from pipeline.run.lock import Stopped, run_lock, stop_on_signals
 from pipeline.text import PrintableFormatter, markup_safe, printable
 from pipeline.timecodes import clock
@@ -387,7 +387,7 @@ def ingest(
     ] = None,
     workers: Annotated[
         int, typer.Option(help="Local worker processes (without --scheduler).")
-    ] = os.cpu_count() or 1,
+    ] = LOCAL_WORKERS,
     send_audio: Annotated[
         bool, typer.Option(help="Send audio bytes to workers (no shared storage).")
     ] = False,

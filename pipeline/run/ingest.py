@@ -47,6 +47,7 @@ from pipeline.transcribe.stage import pending_transcriptions, save_transcript
 from pipeline.transcribe.vocabulary import episode_vocabulary, transcription_terms
 from pipeline.transcribe.weights import DEFAULT_MODEL
 
+LOCAL_WORKERS = os.cpu_count() or 1  # worker processes for transcription and analysis
 log = logging.getLogger(__name__)
 
 
@@ -57,7 +58,7 @@ class PipelineSettings:
     options: AsrOptions = field(default_factory=AsrOptions)
     codebook: Path | None = None
     scheduler: str | None = None  # a Dask scheduler address; None: a local process pool
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = LOCAL_WORKERS
     send_audio: bool = False  # ship audio bytes to workers instead of a shared path
     diarize: bool = field(default_factory=diarize_available)  # on where the extra is installed
 
