@@ -277,7 +277,8 @@ def feeds_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    columns = ["id", "title", "url", "status", "model", "episodes", "polled_at", "last_error"]
+    columns = ["id", "title", "url", "status", "model", "private", "episodes", "polled_at"]
+    columns.append("last_error")
     print_table(rows, columns, "No subscriptions: add one with `podinsights feeds add URL`.")
 
 

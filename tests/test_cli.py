@@ -33,6 +33,7 @@ def test_feeds_add_list_remove(cli, feed_file):
     assert cli("feeds", "add", str(feed_file)).exit_code == 0
     listed = json.loads(cli("feeds", "list", "--json").stdout)
     assert [f["url"] for f in listed] == [feed_file.resolve().as_uri()]
+    assert listed[0]["private"] is True  # a local file the user gave may use local paths
     assert cli("feeds", "remove", str(listed[0]["id"])).exit_code == 0
     assert json.loads(cli("feeds", "list", "--json").stdout) == []
 
@@ -183,3 +184,12 @@ def test_failures_are_parked_after_the_last_attempt(db):
         mark_failed(db, "e", "download", "HTTP 500")
     row = db["episodes"].get("e")
     assert (row["attempts"], row["retry_after"]) == (MAX_ATTEMPTS, None)
+
+
+def test_feeds_list_says_which_feeds_may_reach_private_addresses(cli):
+    assert cli("feeds", "add", "http://93.184.216.34/feed.xml").exit_code == 0  # public
+    assert cli("feeds", "add", "http://127.0.0.1:9/feed.xml").exit_code == 0  # the user's own
+    listed = json.loads(cli("feeds", "list", "--json").stdout)
+    assert [f["private"] for f in listed] == [False, True]
+    table = cli("feeds", "list").stdout
+    assert "private" in table

@@ -133,16 +133,17 @@ def remove_feed(db: sqlite_utils.Database, ident: str) -> dict:
 
 
 def list_feeds(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return list(
-        db.query(
-            """
-            select f.id, f.url, f.title, f.status, f.model, f.http_status, f.polled_at,
-                   f.last_error, count(e.id) as episodes
-            from feeds f left join episodes e on e.feed_id = f.id
-            group by f.id order by f.id
-            """
-        )
+    """Every subscription, with whether its requests may reach private addresses (how it
+    was subscribed decides: a local file, or an address the user gave that is private)."""
+    rows = db.query(
+        """
+        select f.id, f.url, f.title, f.status, f.model, f.http_status, f.polled_at,
+               f.last_error, f.private, count(e.id) as episodes
+        from feeds f left join episodes e on e.feed_id = f.id
+        group by f.id order by f.id
+        """
     )
+    return [{**row, "private": may_reach_private(row)} for row in rows]
 
 
 # Polling ---------------------------------------------------------------------
