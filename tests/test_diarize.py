@@ -310,3 +310,23 @@ def test_a_real_meeting_excerpt_nobody_tuned_on_has_its_two_people(encoder):
         pytest.skip("pyannote.audio's recordings could not be downloaded from PyPI")
     result = diarize.diarize_file(meetings["dev01"].path, encoder)
     assert len(result.talk_time()) == 2
+
+
+def test_a_stereo_file_transcribed_from_the_mix_gets_its_speakers_from_the_channels(
+    encoder, realdata
+):
+    """`podinsights diarize` after a transcription without speakers: the segments came
+    from the mixed channels, so they are labelled by when each channel speaks."""
+    from pipeline.transcribe.engines import AsrOptions, load_engine
+    from pipeline.transcribe.stage import transcribe_file
+
+    from .conftest import ROOT
+
+    audio = realdata / "audio" / "stereo_diarization.wav"
+    engine = load_engine("faster-whisper", "tiny.en", ROOT / "data" / "models", AsrOptions())
+    segments = transcribe_file(audio, engine, AsrOptions()).segments
+    result = diarize.diarize_file(audio, encoder)
+    assert result.by_channel and segments and all(s.speaker is None for s in segments)
+    diarize.assign_speakers(segments, result, diarize.default_names(result))
+    assert all(s.speaker in ("Speaker 1", "Speaker 2") for s in segments)
+    assert all(w.speaker for s in segments for w in s.words)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ CONFIDENT_MARGIN = 0.2  # similarity margin to the next speaker that counts as c
 LOW_CONFIDENCE = 0.5  # below this a turn's speaker is not credited with what was said
 FRAMES_PER_SECOND = 100  # the encoder's mel frames (10 ms step)
 CHANNEL_CORRELATION = 0.3  # below this, stereo channels are separate speakers
+CHANNEL_LABEL = re.compile(r"Speaker ([12])")  # what transcribe_by_channel calls each side
 
 
 def available() -> bool:
@@ -361,17 +363,18 @@ def assign_speakers(
 ) -> None:
     """Each word gets the speaker at its midpoint; each segment the speaker of most of its
     words (by duration), so a segment that spans a change keeps both on its words. When
-    channels were split, segments already know their channel: only the names change."""
-    if diarization.by_channel:
-        for segment in segments:
-            channel = f"S{segment.speaker.split()[-1]}" if segment.speaker else ""
-            segment.speaker = names.get(channel, segment.speaker)
+    channels were split and the segments were transcribed channel by channel, they
+    already know their channel: only the names change. Segments transcribed from the
+    mix (`diarize` after a transcription without speakers) go by the channels' turns."""
+    for segment in segments:
+        channel = CHANNEL_LABEL.fullmatch(segment.speaker or "")
+        if diarization.by_channel and channel:
+            segment.speaker = names.get(f"S{channel.group(1)}", segment.speaker)
             segment.speaker_confidence = 1.0  # each channel is one person's microphone
             for word in segment.words:
                 word.speaker = segment.speaker
-        return
-    for segment in segments:
-        _assign(segment, diarization, names)
+        else:
+            _assign(segment, diarization, names)
 
 
 def _assign(segment: Segment, diarization: Diarization, names: dict[str, str]) -> None:
