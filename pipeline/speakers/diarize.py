@@ -254,8 +254,9 @@ def _confidence(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if len(names) < 2:
         return np.ones(len(labels))
     scores = embeddings @ centroids.T
-    own = scores[np.arange(len(labels)), np.searchsorted(names, labels)]
-    scores[np.arange(len(labels)), np.searchsorted(names, labels)] = -np.inf
+    mine = (np.arange(len(labels)), np.searchsorted(names, labels))
+    own = scores[mine]
+    scores[mine] = -np.inf
     return np.clip((own - scores.max(axis=1)) / CONFIDENT_MARGIN, 0.0, 1.0)
 
 
