@@ -1,0 +1,237 @@
+"""`themes`, `people`, `search`, `show`, `export` and `serve`: reading what the pipeline found."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from pipeline.cli.common import (
+    FeedOption,
+    HighOnlyOption,
+    JsonOption,
+    SinceOption,
+    State,
+    UntilOption,
+    app,
+    emit_json,
+    err,
+    handle_errors,
+    out,
+    print_table,
+    say,
+)
+from pipeline.errors import PipelineError
+from pipeline.text import markup_safe, printable
+from pipeline.timecodes import clock
+
+
+class Breakdown(StrEnum):
+    role = "role"
+    speaker = "speaker"
+    month = "month"
+    year = "year"
+
+
+class Role(StrEnum):
+    host = "host"
+    guest = "guest"
+
+
+@app.command()
+@handle_errors
+def themes(
+    ctx: typer.Context,
+    by: Annotated[
+        Breakdown | None,
+        typer.Option(
+            help="Break the counts down by who said it (their role, host or guest; or the "
+            "speaker) or by when (month or year of publication).",
+        ),
+    ] = None,
+    theme: Annotated[str | None, typer.Option(help="Only this theme.")] = None,
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    high_only: HighOnlyOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Themes with their mention and episode counts, by how each was found."""
+    from pipeline.query.reports import BY_TIME, theme_breakdown, theme_counts
+    from pipeline.query.search import Filters
+
+    filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
+    filtered = any((theme, feed, since, until))
+    empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
+    if by:
+        rows = theme_breakdown(ctx.obj.db, by.value, filters)
+        columns = [by.value, "theme"] if by in BY_TIME else ["theme", by.value]
+        emit_json(rows) if as_json else print_table(rows, [*columns, "mentions", "episodes"], empty)
+        return
+    rows = theme_counts(ctx.obj.db, filters)
+    if as_json:
+        emit_json(rows)
+        return
+    columns = ["id", "category", "mentions", "episodes", "keyword", "classifier", "semantic"]
+    print_table([r for r in rows if r["mentions"]], [*columns, "low_confidence"], empty)
+
+
+@app.command()
+@handle_errors
+def people(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """People across all episodes: hosts, guests and people mentioned."""
+    from pipeline.query.reports import people_summary
+
+    rows = people_summary(ctx.obj.db)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        row["aliases"] = ", ".join(row["aliases"])
+    columns = ["name", "episodes", "host", "guest", "mentioned", "aliases"]
+    print_table(rows, columns, "No people yet: run analyze.")
+
+
+@app.command("search")
+@handle_errors
+def search_command(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None,
+        typer.Argument(help='Words, "a phrase", prefix*, AND/OR/NOT (FTS5 syntax).'),
+    ] = None,
+    theme: Annotated[str | None, typer.Option(help="Only segments tagged with this theme.")] = None,
+    person: Annotated[str | None, typer.Option(help="Only what this person said.")] = None,
+    role: Annotated[
+        Role | None, typer.Option(help="Only what the episode's host, or a guest, said.")
+    ] = None,
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
+    high_only: HighOnlyOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Search every transcript; each hit links to the moment it was said."""
+    from pipeline.query.search import HIGHLIGHT, Filters, search
+
+    filters = Filters(
+        theme=theme,
+        person=person,
+        role=role.value if role else None,
+        feed=feed,
+        since=since,
+        until=until,
+        high_only=high_only,
+    )
+    hits = search(ctx.obj.db, query, filters, limit)
+    if as_json:
+        for hit in hits:
+            hit["snippet"] = hit["snippet"].replace(HIGHLIGHT[0], "**").replace(HIGHLIGHT[1], "**")
+        emit_json(hits)
+        return
+    if not hits:
+        say(err, "No results.")
+        return
+    for hit in hits:
+        out.print(format_hit(hit, HIGHLIGHT))
+
+
+def format_hit(hit: dict[str, Any], marks: tuple[str, str]) -> str:
+    snippet = markup_safe(hit["snippet"]).replace(marks[0], "[bold yellow]")
+    snippet = snippet.replace(marks[1], "[/]")
+    speaker = f" [cyan]{markup_safe(hit['speaker'])}[/]" if hit["speaker"] else ""
+    themes = f"\n  [dim]themes: {markup_safe(', '.join(hit['themes']))}[/]" if hit["themes"] else ""
+    link = markup_safe(hit["link"] or "")
+    # The link target sits inside a tag, where escaping does not reach: brackets,
+    # spaces and quotes in it are percent-encoded instead.
+    target = quote(printable(hit["link"] or ""), safe="/:?#@!$&'()*+,;=%~-._")
+    return (
+        f"[bold]{markup_safe(hit['show'] or '')}[/] — {markup_safe(hit['episode'] or '')} "
+        f"({markup_safe(hit['date'])}) [green]{hit['time']}[/]{speaker}\n  {snippet}{themes}\n"
+        f"  [link={target}]{link}[/link]\n"
+    )
+
+
+@app.command()
+@handle_errors
+def show(
+    ctx: typer.Context,
+    episode: Annotated[str, typer.Argument(help="Episode id (or a unique prefix) or GUID.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """An episode's transcript with timestamps, speakers and theme tags."""
+    from pipeline.query.export import episode_context, transcript_rows
+
+    context = episode_context(ctx.obj.db, episode)
+    rows = transcript_rows(ctx.obj.db, context["id"])
+    if as_json:
+        emit_json({"episode": context, "segments": rows})
+        return
+    out.print(
+        f"[bold]{markup_safe(context['title'] or '')}[/] ({markup_safe(context['show'] or '')}, "
+        f"{markup_safe((context['published'] or '')[:10])})"
+    )
+    if not rows:
+        err.print("No transcript yet: run `podinsights transcribe`.")
+    for row in rows:
+        speaker = f"[cyan]{markup_safe(row['speaker'])}:[/] " if row["speaker"] else ""
+        tags = f"  [dim]{{{markup_safe(', '.join(row['themes']))}}}[/]" if row["themes"] else ""
+        text = markup_safe(row["text"])
+        out.print(f"[green]{clock(row['start_time'])}[/] {speaker}{text}{tags}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def export(
+    ctx: typer.Context,
+    episode: Annotated[str | None, typer.Argument(help="Episode id (or prefix) or GUID.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, json or md.")] = "md",
+    all_to: Annotated[
+        Path | None, typer.Option("--all", help="Write every episode in every format here.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Export a transcript: SRT, WebVTT (voice tags), Podcasting 2.0 JSON, cited Markdown."""
+    from pipeline.query.export import export_all, export_episode
+
+    if all_to:
+        written = export_all(ctx.obj.db, all_to)
+        err.print(f"Wrote {len(written)} files to {all_to}.")
+        return
+    if not episode:
+        raise PipelineError("Name an episode to export, or use --all FOLDER.")
+    text = export_episode(ctx.obj.db, episode, fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(printable(text if text.endswith("\n") else text + "\n"))
+
+
+@app.command()
+@handle_errors
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    host: Annotated[
+        str, typer.Option(help="Interface; anything but loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow a non-loopback --host (the whole database becomes public).")
+    ] = False,
+) -> None:
+    """Browse the database in Datasette (read-only): search, facets, canned queries, charts."""
+    from pipeline.serve.app import is_loopback, prepare, run
+
+    state: State = ctx.obj
+    command = prepare(
+        state.db_path, state.data_dir, host=host, port=port, allow_remote=allow_remote
+    )
+    if not is_loopback(host):
+        say(err, f"Warning: serving the database to the network on {host}:{port}.")
+    say(err, f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)")
+    run(command)
