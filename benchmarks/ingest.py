@@ -16,11 +16,23 @@ from typing import Any
 
 from . import ROOT, local_cluster, machine, table, write_section
 
-OPML = ROOT / "data" / "feeds.opml"
+DEMO_FEED = ROOT / "data" / "demo" / "feed.xml"
 
 
 def podinsights(db: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline", "--db", str(db), "--quiet", *args]
+
+
+def subscribe(db: Path, *feeds: Path) -> None:
+    """Subscriptions made before the clock starts (as `feeds add` would make them)."""
+    from pipeline.feeds.subscriptions import add_feed
+    from pipeline.store.db import connect
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    database = connect(db)
+    for feed in feeds:
+        add_feed(database, str(feed))
+    database.close()
 
 
 def run_measured(command: list[str]) -> tuple[float, float]:
@@ -53,22 +65,20 @@ def run_measured(command: list[str]) -> tuple[float, float]:
 
 
 def overlapped_vs_sequential(scratch: Path) -> dict[str, Any]:
-    overlapped, peak = run_measured(
-        podinsights(scratch / "a" / "p.db", "ingest", "--feeds", str(OPML))
-    )
+    subscribe(scratch / "a" / "p.db", DEMO_FEED)
+    overlapped, peak = run_measured(podinsights(scratch / "a" / "p.db", "ingest"))
     analysis_share = analysis_vs_transcription(scratch / "a" / "p.db")
     db = scratch / "b" / "p.db"
+    subscribe(db, DEMO_FEED)
     stages: dict[str, float] = {}
     for name, args in (
-        ("poll", ["feeds", "import", str(OPML)]),
-        ("poll ", ["poll"]),
+        ("poll", ["poll"]),
         ("download", ["download"]),
         ("transcribe", ["transcribe"]),
         ("diarize", ["diarize"]),  # ingest diarizes where the extra is installed
         ("analyze", ["analyze"]),
     ):
-        seconds, _ = run_measured(podinsights(db, *args))
-        stages[name.strip()] = stages.get(name.strip(), 0.0) + seconds
+        stages[name], _ = run_measured(podinsights(db, *args))
     return {"overlapped": overlapped, "peak_mb": peak, "stages": stages, **analysis_share}
 
 
@@ -92,7 +102,7 @@ def noop_night(scratch: Path, feeds: int = 50) -> float:
     folder = scratch / "feeds"
     folder.mkdir()
     source = (ROOT / "data" / "demo" / "feed.xml").read_text()
-    lines = ['<?xml version="1.0"?><opml version="2.0"><body>']
+    paths = []
     for n in range(feeds):
         path = folder / f"show{n}" / "feed.xml"
         path.parent.mkdir()
@@ -100,12 +110,10 @@ def noop_night(scratch: Path, feeds: int = 50) -> float:
         path.write_text(
             source.replace("<title>The Long Table</title>", f"<title>Show {n}</title>", 1)
         )
-        lines.append(f'<outline xmlUrl="{path}"/>')
-    opml = folder / "feeds.opml"
-    opml.write_text("\n".join(lines) + "</body></opml>")
+        paths.append(path)
     db = scratch / "noop" / "p.db"
     # The first night subscribes and polls; mark everything done so only the polls remain.
-    subprocess.run(podinsights(db, "feeds", "import", str(opml)), check=True, cwd=ROOT)
+    subscribe(db, *paths)
     subprocess.run(podinsights(db, "poll"), check=True, cwd=ROOT, capture_output=True)
     import sqlite3
 
@@ -120,10 +128,9 @@ def dask_scaling(scratch: Path) -> dict[int, float]:
     for workers in (1, 2):
         with local_cluster(workers) as cluster:
             db = scratch / f"dask{workers}" / "p.db"
+            subscribe(db, DEMO_FEED)
             walls[workers], _ = run_measured(
-                podinsights(
-                    db, "ingest", "--feeds", str(OPML), "--scheduler", cluster.scheduler_address
-                )
+                podinsights(db, "ingest", "--scheduler", cluster.scheduler_address)
             )
     return walls
 

@@ -642,7 +642,7 @@ def _introduced(text: str) -> Iterator[tuple[str, str]]:
 
 def own_names(text: str) -> list[str]:
     """The names a speaker gives as their own in ``text`` ("I'm Tony Marino", "I'm your
-    host, Dana Whitfield"), in order: how speakers.py names the voice that said it."""
+    host, Dana Whitfield"), in order: how speakers/naming.py names the voice that said it."""
     names: list[str] = []
     for pattern in (HOST_SELF, SELF_INTRODUCTION):
         names += [_trim(m.group("name")) for m in _names(pattern, text)]

@@ -134,7 +134,7 @@ def analyze_segments(
     analyzer: Analyzer, segments: list[Segment], persons: list[Any], notes: str | None
 ) -> tuple[Analysis | None, str | None]:
     """The analysis of one episode's segments, or why it failed: the one task of this
-    stage, run here for `analyze` and in worker processes for `ingest` (work.py)."""
+    stage, run here for `analyze` and in worker processes for `ingest` (run/tasks.py)."""
     try:
         return analyzer.analyze(segments, persons=persons, notes=notes), None
     except ValueError as exc:  # spaCy on pathological text; the other episodes go on

@@ -1,8 +1,8 @@
 """Retraining the theme classifier: load the labelled passages, train on data/training
 with the analysis engine's embeddings, calibrate on the dev half, save.
 
-Apart from classify.py because it drives the whole analysis engine (nlp.Analyzer), which
-itself loads classifiers: classify -> nlp -> classify would be an import cycle.
+Apart from classifier.py because it drives the whole analysis engine (engine.Analyzer),
+which itself loads classifiers: classifier -> engine -> classifier would be an import cycle.
 """
 
 from __future__ import annotations

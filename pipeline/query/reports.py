@@ -1,6 +1,6 @@
 """Reports on the analysed corpus: mentions per theme, who raised each theme (role,
 speaker) and how it changed (month, year), and the people summary. Read-only; the CLI,
-the Datasette metadata (serve.py) and the notebook use these same queries."""
+the Datasette metadata (serve/app.py) and the notebook use these same queries."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ speakers, then laid over Whisper's word timings.
 Embeddings come from Resemblyzer's voice encoder, whose weights ship inside its PyPI
 package (extra ``[diarize]``; nothing is downloaded). Stereo files whose channels carry
 different people are split by channel instead. Labels here are anonymous ("S1",
-"S2"); speakers.py puts names on them.
+"S2"); naming.py puts names on them.
 """
 
 from __future__ import annotations
