@@ -78,3 +78,14 @@ def test_the_wheel_ingests_a_feed_outside_the_checkout(installed, tmp_path):
     assert stored.execute("select count(*) from segments").fetchone()[0] > 10
     assert stored.execute("select count(*) from analyses").fetchone()[0] == 1
     assert stored.execute("select count(*) from themes").fetchone()[0] >= 20  # the codebook
+
+
+def test_the_wheel_finds_its_datasette_files_in_the_installed_package(installed, tmp_path):
+    site, env = installed
+    probe = (
+        "from pipeline.serve.app import METADATA, PLUGINS;"
+        "print(METADATA, METADATA.exists()); print(sorted(p.name for p in PLUGINS.glob('*.py')))"
+    )
+    metadata, plugins = _run(sys.executable, "-c", probe, cwd=tmp_path, env=env).splitlines()
+    assert metadata.startswith(str(site)) and metadata.endswith("metadata.yml True")
+    assert "podinsights_cells.py" in plugins  # the cell-rendering plugin is package data

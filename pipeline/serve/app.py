@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from pipeline.query.reports import breakdown_sql
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent / "site"
+HERE = Path(str(resources.files("pipeline.serve") / "site"))  # package data, as in a wheel
 METADATA = HERE / "metadata.yml"
 PLUGINS = HERE / "plugins"
 TEMPLATE_DB = "podinsights"
