@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.prompt import Prompt
 
 from pipeline.cli.common import (
     JsonOption,
@@ -24,8 +23,6 @@ from pipeline.cli.common import (
     say,
 )
 from pipeline.errors import PipelineError
-from pipeline.text import markup_safe
-from pipeline.timecodes import clock
 
 review_app = typer.Typer(
     help="Review the machine's theme codes: accept, reject, recode, add, memo (interactive).",
@@ -232,23 +229,3 @@ def codebook_import(
         say(err, f"Wrote {output}: add phrases or patterns, then `podinsights analyze-text`.")
     else:
         sys.stdout.write(text)
-
-
-def show_item(position: str, item: Any) -> None:
-    """One segment as the reviewer sees it: where, who, its neighbours, the proposals."""
-    speaker = f" [cyan]{markup_safe(item.speaker)}[/]" if item.speaker else ""
-    out.print(
-        f"\n[bold]{position}[/] {markup_safe(item.show or '')} — "
-        f"{markup_safe(item.episode or '')} [green]{clock(item.start_time)}[/]{speaker}"
-        f" [dim]({item.episode_id}:{item.idx})[/]",
-        highlight=False,
-    )
-    if item.before:
-        out.print(f"  [dim]{markup_safe(item.before)}[/]", highlight=False)
-    out.print(f"  [bold]> {markup_safe(item.text)}[/]", highlight=False)
-    if item.after:
-        out.print(f"  [dim]{markup_safe(item.after)}[/]", highlight=False)
-
-
-def ask(question: str, choices: list[str]) -> str:
-    return Prompt.ask(question, choices=choices, console=out)

@@ -13,6 +13,7 @@ from rich.prompt import Prompt
 from pipeline.cli.common import err, out, say
 from pipeline.review.codings import APPLIED, NO_THEME, REJECTED, Coding, save_codings
 from pipeline.text import markup_safe
+from pipeline.timecodes import clock
 
 ON_PROPOSAL = {
     "a": "accept",
@@ -46,8 +47,6 @@ class Session:
         self.counts: Counter[str] = Counter()
 
     def run(self, items: list[Any]) -> None:
-        from pipeline.cli.review import show_item
-
         say(out, f"{len(items)} segments to review as {self.coder}. Decisions save as you go.")
         try:
             for number, item in enumerate(items, start=1):
@@ -135,3 +134,19 @@ class Session:
         )
         self.counts["segments"] += 1
         self.counts.update(value for value in latest.values())
+
+
+def show_item(position: str, item: Any) -> None:
+    """One segment as the reviewer sees it: where, who, its neighbours, the proposals."""
+    speaker = f" [cyan]{markup_safe(item.speaker)}[/]" if item.speaker else ""
+    out.print(
+        f"\n[bold]{position}[/] {markup_safe(item.show or '')} — "
+        f"{markup_safe(item.episode or '')} [green]{clock(item.start_time)}[/]{speaker}"
+        f" [dim]({item.episode_id}:{item.idx})[/]",
+        highlight=False,
+    )
+    if item.before:
+        out.print(f"  [dim]{markup_safe(item.before)}[/]", highlight=False)
+    out.print(f"  [bold]> {markup_safe(item.text)}[/]", highlight=False)
+    if item.after:
+        out.print(f"  [dim]{markup_safe(item.after)}[/]", highlight=False)
