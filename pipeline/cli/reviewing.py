@@ -60,8 +60,9 @@ class Session:
         done = self.counts["segments"]
         say(
             err,
-            f"Reviewed {done} segments: {self.counts[APPLIED]} applied, "
-            f"{self.counts[REJECTED]} rejected; {len(items) - done} left for next time.",
+            f"Reviewed {done} segments: {self.counts[APPLIED]} themes applied, "
+            f"{self.counts[REJECTED]} rejected, {self.counts[NO_THEME]} segments with none; "
+            f"{len(items) - done} left for next time.",
         )
 
     def _segment(self, item: Any) -> tuple[list[tuple[str, str]], str | None]:
@@ -133,7 +134,7 @@ class Session:
             ],
         )
         self.counts["segments"] += 1
-        self.counts.update(value for value in latest.values())
+        self.counts.update(value if theme else NO_THEME for theme, value in latest.items())
 
 
 def show_item(position: str, item: Any) -> None:
