@@ -11,6 +11,7 @@ from urllib.parse import quote
 import typer
 
 from pipeline.cli.common import (
+    ConfirmedOption,
     FeedOption,
     HighOnlyOption,
     JsonOption,
@@ -59,14 +60,17 @@ def themes(
     since: SinceOption = None,
     until: UntilOption = None,
     high_only: HighOnlyOption = False,
+    confirmed: ConfirmedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, by how each was found."""
     from pipeline.query.reports import BY_TIME, theme_breakdown, theme_counts
     from pipeline.query.search import Filters
 
-    filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
-    filtered = any((theme, feed, since, until))
+    filters = Filters(
+        theme=theme, feed=feed, since=since, until=until, high_only=high_only, confirmed=confirmed
+    )
+    filtered = any((theme, feed, since, until, confirmed))
     empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
     if by:
         rows = theme_breakdown(ctx.obj.db, by.value, filters)
@@ -78,7 +82,8 @@ def themes(
         emit_json(rows)
         return
     columns = ["id", "category", "mentions", "episodes", "keyword", "classifier", "semantic"]
-    print_table([r for r in rows if r["mentions"]], [*columns, "low_confidence"], empty)
+    columns += ["human"] if confirmed else ["low_confidence"]
+    print_table([r for r in rows if r["mentions"]], columns, empty)
 
 
 @app.command()
@@ -115,6 +120,7 @@ def search_command(
     until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
     high_only: HighOnlyOption = False,
+    confirmed: ConfirmedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search every transcript; each hit links to the moment it was said."""
@@ -128,6 +134,7 @@ def search_command(
         since=since,
         until=until,
         high_only=high_only,
+        confirmed=confirmed,
     )
     hits = search(ctx.obj.db, query, filters, limit)
     if as_json:

@@ -232,3 +232,26 @@ def _number(value: str) -> int | None:
 def coders(db: sqlite_utils.Database) -> list[str]:
     """Every person who has coded, by name."""
     return [row[0] for row in db.execute("select distinct coder from codings order by 1")]
+
+
+def reviewed_passages(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Training passages from people's reviews (`train-classifier --with-reviews`): each
+    reviewed segment's text with the themes people applied there. A segment whose
+    themes were all rejected is a passage with none, the near miss a keyword hit makes;
+    a theme people disagree on leaves its segment out."""
+    passages: dict[int, dict[str, Any]] = {}
+    disputed: set[int] = set()
+    for segment_id, text, theme, applied, rejected in db.execute(
+        """
+        select h.segment_id, s.text, h.theme_id, sum(h.decision = 'applied'),
+               sum(h.decision = 'rejected')
+        from human_codes h join segments s on s.id = h.segment_id
+        group by h.segment_id, h.theme_id order by h.segment_id, h.theme_id
+        """
+    ):
+        passage = passages.setdefault(segment_id, {"text": text, "themes": [], "kind": "review"})
+        if applied and rejected and theme != NO_THEME:
+            disputed.add(segment_id)
+        elif applied and theme != NO_THEME:
+            passage["themes"].append(theme)
+    return [p for segment, p in passages.items() if segment not in disputed]
