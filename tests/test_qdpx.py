@@ -214,6 +214,8 @@ FOREIGN = """<?xml version="1.0" encoding="utf-8"?>
     </Code>
     <Code guid="3FF58B12-6F6F-4B0C-8BE5-BBDC91F55294" name="Work &amp; life" isCodable="true"/>
     <Code guid="4FF58B12-6F6F-4B0C-8BE5-BBDC91F55294" name="Work / Life" isCodable="true"/>
+    <Code guid="5FF58B12-6F6F-4B0C-8BE5-BBDC91F55294" name="Odd&#10;id = &quot;x&quot;"
+          isCodable="true"/>
   </Codes>
 </CodeBook>
 """
@@ -228,6 +230,7 @@ def test_another_tools_codebook_becomes_a_skeleton_that_loads(tmp_path):
         ("courageous-follower", "followership"),
         ("work-life", "leadership"),
         ("work-life-2", "leadership"),
+        ("odd-id-x", "leadership"),
     ]
     toml = tmp_path / "themes.toml"
     toml.write_text(skeleton_toml(codes, source.name))
@@ -237,6 +240,8 @@ def test_another_tools_codebook_becomes_a_skeleton_that_loads(tmp_path):
     assert (
         "write one" in toml.read_text() and "# from: Followership > Courageous" in toml.read_text()
     )
+    # A name with a line break stays inside its string and its comment.
+    assert [t.id for t in themes][-1] == "odd-id-x" and themes[-1].label == 'Odd\nid = "x"'
 
 
 def test_exporting_nothing_or_reading_a_non_codebook_is_one_sentence(runner, tmp_path):
@@ -251,3 +256,14 @@ def test_exporting_nothing_or_reading_a_non_codebook_is_one_sentence(runner, tmp
     junk.write_text("<notxml")
     with pytest.raises(QdaError, match="not XML"):
         read_codebook(junk)
+
+
+def test_a_theme_people_coded_that_the_codebook_dropped_is_still_a_code(db, tmp_path):
+    coded(db)
+    db.execute("delete from themes where id = 'trust'")  # a codebook edit
+    out = tmp_path / "p.qdpx"
+    write_qdpx(db, out)
+    with zipfile.ZipFile(out) as archive:
+        valid(archive.read("project.qde"), "Project.xsd")
+    found = read_back(out, tmp_path / "read")
+    assert {f["code"] for f in found if f["coder"] in ("ann", "bob")} == {"Followership", "trust"}

@@ -53,7 +53,11 @@ def coded_segments(db: Path, coder: str) -> set[tuple[str, int]]:
 
 def test_review_sample_works_in_a_terminal_and_resumes(demo_db, tmp_path):
     db = copy_db(demo_db, tmp_path / "demo.db")
-    sample = {(i.episode_id, i.idx) for i in review_queue(connect(db), "x", QueueFilter(sample=5))}
+    queue = review_queue(connect(db), "x", QueueFilter(sample=5))
+    sample = {(i.episode_id, i.idx) for i in queue}
+    second = queue[1]
+    proposed = [p.theme for p in second.proposals]
+    other = next(t for t in ("creativity", "trust", "confidence") if t not in proposed)
     child = spawn(db, "--sample", "5", "--coder", "tester")
     child.expect("5 segments to review as tester")
     child.expect(r"\[1/5\]")
@@ -67,7 +71,11 @@ def test_review_sample_works_in_a_terminal_and_resumes(demo_db, tmp_path):
     child.expect([PROPOSAL, NOTHING][found])
     child.sendline("a" if found == 0 else "n")
     decide(child, 1)  # the rest of the first segment
-    child.expect(r"\[2/5\]")
+    child.expect(r"\[2/5\]")  # recode the first proposal, or add a theme where there is none
+    child.expect(PROPOSAL if proposed else NOTHING)
+    child.sendline("c" if proposed else "t")
+    child.expect("Theme id")
+    child.sendline(other)
     decide(child, 1)
     child.expect(r"\[3/5\]")
     child.expect([PROPOSAL, NOTHING])
@@ -78,6 +86,17 @@ def test_review_sample_works_in_a_terminal_and_resumes(demo_db, tmp_path):
     assert child.exitstatus == 0
     first = coded_segments(db, "tester")
     assert len(first) == 2 and first <= sample
+    decisions = dict(
+        connect(db)
+        .execute(
+            "select theme_id, decision from codings where coder = 'tester' and episode_id = ?"
+            " and segment_idx = ?",
+            [second.episode_id, second.idx],
+        )
+        .fetchall()
+    )
+    assert decisions[other] == "applied"
+    assert not proposed or decisions[proposed[0]] == "rejected"
     memos = [r[0] for r in connect(db).execute("select memo from codings where memo is not null")]
     assert memos and set(memos) == {"checked against the audio"}
 

@@ -35,6 +35,7 @@ from pipeline.analysis.codebook import CATEGORIES
 from pipeline.errors import PipelineError
 from pipeline.query.search import Filters, episode_clauses
 from pipeline.review.codings import MACHINE, NO_THEME
+from pipeline.text import printable
 from pipeline.timecodes import clock
 from pipeline.transcribe.guard import SEARCHABLE
 
@@ -620,6 +621,11 @@ def _toml_string(value: str) -> str:
     return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m[0]):04x}", escaped) + '"'
 
 
+def _comment(value: str) -> str:
+    """Another tool's names in a comment: one line, no control characters."""
+    return " ".join(printable(value).split())
+
+
 def skeleton_toml(codes: list[ImportedCode], source: str) -> str:
     """A themes.toml with the codes' ids, labels, categories and definitions; the phrases,
     patterns and examples that make the matcher find them are the researcher's to add."""
@@ -633,7 +639,7 @@ def skeleton_toml(codes: list[ImportedCode], source: str) -> str:
         "semantic_threshold = 0.65",
     ]
     for code in codes:
-        lines += ["", "[[themes]]", f"# from: {code.path}"]
+        lines += ["", "[[themes]]", f"# from: {_comment(code.path)}"]
         if code.guessed_category:
             lines.append(f"# category: no parent named like one of {', '.join(CATEGORIES)}")
         if code.no_definition:
