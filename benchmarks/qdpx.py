@@ -152,19 +152,19 @@ def run(mode: str, db_path: Path, out: Path, limit: int | None) -> dict[str, Any
 
 def in_memory(db: sqlite_utils.Database, out: Path, filters: Any) -> tuple[int, int]:
     """The alternative: the whole project.qde as one tree in memory, then written."""
-    from pipeline.query import qdpx
+    from pipeline.query import qdc, qdpx
 
     episodes = qdpx._episodes(db, filters)
     stats = qdpx.Stats()
     root = ET.Element("Project", xmlns=qdpx.PROJECT_NS, name="podinsights")
     users = ET.SubElement(root, "Users")
     for name in ("machine", *CODERS):
-        ET.SubElement(users, "User", guid=qdpx.guid("user", name), name=name)
-    ET.SubElement(root, "CodeBook").append(qdpx.codebook_codes(db))
+        ET.SubElement(users, "User", guid=qdc.guid("user", name), name=name)
+    ET.SubElement(root, "CodeBook").append(qdc.codebook_codes(db))
     variables = ET.SubElement(root, "Variables")
     for name, kind in qdpx.VARIABLES:
         ET.SubElement(
-            variables, "Variable", guid=qdpx.guid("variable", name), name=name, typeOfVariable=kind
+            variables, "Variable", guid=qdc.guid("variable", name), name=name, typeOfVariable=kind
         )
     sources = ET.SubElement(root, "Sources")
     notes: list[ET.Element] = []

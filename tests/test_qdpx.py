@@ -16,7 +16,8 @@ from pyrefiqda import RefiCodebook, RefiProject
 from pipeline.analysis.codebook import load_codebook
 from pipeline.analysis.stage import ensure_themes
 from pipeline.cli import app
-from pipeline.query.qdpx import QdaError, read_codebook, skeleton_toml, write_qdc, write_qdpx
+from pipeline.query.qdc import QdaError, read_codebook, skeleton_toml, write_qdc
+from pipeline.query.qdpx import write_qdpx
 from pipeline.review.codings import Coding, save_codings
 from pipeline.store.db import connect
 from pipeline.timecodes import clock

@@ -245,7 +245,8 @@ def export(
 
 
 def _export_qda(state: State, fmt: str, path: Path | None, filters: Any, audio: bool) -> None:
-    from pipeline.query.qdpx import write_qdc, write_qdpx
+    from pipeline.query.qdc import write_qdc
+    from pipeline.query.qdpx import write_qdpx
 
     if path is None:
         raise PipelineError(f"Name the file to write: podinsights export --format {fmt} OUT.{fmt}")

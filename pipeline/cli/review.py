@@ -219,7 +219,7 @@ def codebook_import(
     """Turn another tool's codebook into a themes.toml skeleton (patterns left to you)."""
     import sys
 
-    from pipeline.query.qdpx import read_codebook, skeleton_toml
+    from pipeline.query.qdc import read_codebook, skeleton_toml
 
     text = skeleton_toml(read_codebook(file), source=file.name)
     if output:
