@@ -57,6 +57,14 @@ def test_confirmed_counts_only_what_people_applied_and_nobody_rejected(reviewed,
         runner.invoke(app, [*cli, "search", "customer", "--confirmed", "--json"]).stdout
     )
     assert [h["themes"] for h in hits] == [["difficult-customers"]]
+    # ... a theme a person added, with words: the machine never tagged it in the index.
+    hits = json.loads(
+        runner.invoke(
+            app,
+            [*cli, "search", "customer", "--theme", "difficult-customers", "--confirmed", "--json"],
+        ).stdout
+    )
+    assert [h["segment_id"] for h in hits] == [4]
 
 
 def test_reviewed_segments_become_training_passages(reviewed):

@@ -194,7 +194,9 @@ JOINS = """
 def _ranked(
     db: sqlite_utils.Database, query: str, filters: Filters, limit: int
 ) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"query": fts_query(query, filters.theme), "candidates": CANDIDATES}
+    # People's codes are not in the index's themes column: --confirmed filters by a join.
+    indexed_theme = None if filters.confirmed else filters.theme
+    params: dict[str, Any] = {"query": fts_query(query, indexed_theme), "candidates": CANDIDATES}
     where = _where(filters, params, theme_in_fts=True)
     if filters.since or filters.until or filters.feed:
         span = _segment_span(db, filters)
