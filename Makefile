@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m benchmarks search
 	$(BIN)/python -m benchmarks ingest
 	$(BIN)/python -m benchmarks diarization
+	$(BIN)/python -m benchmarks qdpx
 	$(BIN)/python -m benchmarks loops
 
 fmt: install

@@ -37,14 +37,18 @@ def retrain(
     training: Path = TRAINING,
     calibration: Path | None = None,
     output: Path | None = None,
+    extra: list[dict[str, Any]] | None = None,
 ) -> ThemeClassifier:
-    """Train the codebook's classifier on the training folder, calibrate it on the
-    labelled passages in `calibration` (default: the dev half of tests/eval) and save
-    it where the codebook looks for it."""
+    """Train the codebook's classifier on the training folder (and the `extra` passages:
+    people's reviews), calibrate it on the labelled passages in `calibration` (default:
+    the dev half of tests/eval) and save it where the codebook looks for it."""
     if not semantic.available():
         raise ClassifierError("Training needs the extra: pip install 'podinsights[semantic]'.")
     target = output or codebook.classifier or codebook.path.parent / DEFAULT_FILE
-    rows = load_training(training)
+    known = {t.id for t in codebook.themes}
+    rows = load_training(training) + [
+        {"text": r["text"], "themes": [t for t in r["themes"] if t in known]} for r in extra or []
+    ]
     passages = load_passages(calibration) if calibration else split(load_passages(), "dev")
     analyzer = Analyzer(replace(codebook, classifier=None), use_semantic=True)
     classifier = train_classifier(rows, analyzer, passages)

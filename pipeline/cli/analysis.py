@@ -85,6 +85,7 @@ def analyze_text(
 @app.command("train-classifier")
 @handle_errors
 def train_classifier_command(
+    ctx: typer.Context,
     training: Annotated[
         Path | None, typer.Option(help="Folder of labelled passages (default: data/training).")
     ] = None,
@@ -96,20 +97,33 @@ def train_classifier_command(
         Path | None, typer.Option(help="Where to write it (default: the codebook's classifier).")
     ] = None,
     codebook: CodebookOption = None,
+    with_reviews: Annotated[
+        bool,
+        typer.Option(
+            "--with-reviews",
+            help="Also train on the segments people reviewed (accepted and rejected codes).",
+        ),
+    ] = False,
 ) -> None:
     """Retrain the theme classifier after editing the codebook or the training passages."""
     from pipeline.analysis.codebook import load_codebook
     from pipeline.analysis.training import TRAINING, retrain
+    from pipeline.review.codings import reviewed_passages
 
+    reviews = reviewed_passages(ctx.obj.db) if with_reviews else []
+    if with_reviews and not reviews:
+        raise PipelineError("No reviewed segments yet: `podinsights review` first.")
     classifier = retrain(
         load_codebook(codebook),
         training=training or TRAINING,
         calibration=calibration,
         output=output,
+        extra=reviews,
     )
+    extra = f", with {len(reviews)} reviewed segments" if reviews else ""
     err.print(
         f"Trained on {len(classifier.vocabulary)} words and pairs for {len(classifier.themes)}"
-        f" themes; threshold {classifier.threshold}."
+        f" themes{extra}; threshold {classifier.threshold}."
     )
 
 

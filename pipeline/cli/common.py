@@ -62,6 +62,13 @@ HighOnlyOption = Annotated[
         "--high-only", help="Leave out keyword hits the classifier disputes (confidence low)."
     ),
 ]
+ConfirmedOption = Annotated[
+    bool,
+    typer.Option(
+        "--confirmed",
+        help="Count only codes a person confirmed (`podinsights review`) and nobody rejected.",
+    ),
+]
 SinceOption = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
 EngineOption = Annotated[str, typer.Option("--engine", help=f"ASR engine: {' or '.join(ENGINES)}.")]

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import typer
 
 from pipeline.cli.common import (
+    ConfirmedOption,
     FeedOption,
     HighOnlyOption,
     JsonOption,
@@ -26,6 +27,7 @@ from pipeline.cli.common import (
     say,
 )
 from pipeline.errors import PipelineError
+from pipeline.query.search import Filters
 from pipeline.text import markup_safe, printable
 from pipeline.timecodes import clock
 
@@ -58,14 +60,17 @@ def themes(
     since: SinceOption = None,
     until: UntilOption = None,
     high_only: HighOnlyOption = False,
+    confirmed: ConfirmedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Themes with their mention and episode counts, by how each was found."""
     from pipeline.query.reports import BY_TIME, theme_breakdown, theme_counts
     from pipeline.query.search import Filters
 
-    filters = Filters(theme=theme, feed=feed, since=since, until=until, high_only=high_only)
-    filtered = any((theme, feed, since, until))
+    filters = Filters(
+        theme=theme, feed=feed, since=since, until=until, high_only=high_only, confirmed=confirmed
+    )
+    filtered = any((theme, feed, since, until, confirmed))
     empty = "No theme mentions match." if filtered else "No theme mentions yet: run analyze."
     if by:
         rows = theme_breakdown(ctx.obj.db, by.value, filters)
@@ -77,7 +82,8 @@ def themes(
         emit_json(rows)
         return
     columns = ["id", "category", "mentions", "episodes", "keyword", "classifier", "semantic"]
-    print_table([r for r in rows if r["mentions"]], [*columns, "low_confidence"], empty)
+    columns += ["human"] if confirmed else ["low_confidence"]
+    print_table([r for r in rows if r["mentions"]], columns, empty)
 
 
 @app.command()
@@ -114,6 +120,7 @@ def search_command(
     until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 20,
     high_only: HighOnlyOption = False,
+    confirmed: ConfirmedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Search every transcript; each hit links to the moment it was said."""
@@ -127,6 +134,7 @@ def search_command(
         since=since,
         until=until,
         high_only=high_only,
+        confirmed=confirmed,
     )
     hits = search(ctx.obj.db, query, filters, limit)
     if as_json:
@@ -189,16 +197,40 @@ def show(
 @handle_errors
 def export(
     ctx: typer.Context,
-    episode: Annotated[str | None, typer.Argument(help="Episode id (or prefix) or GUID.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="srt, vtt, json or md.")] = "md",
+    episode: Annotated[
+        str | None,
+        typer.Argument(help="Episode id (or prefix) or GUID; for qdpx and qdc, the file to write."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="srt, vtt, json, md; qdpx or qdc (REFI-QDA).")
+    ] = "md",
     all_to: Annotated[
         Path | None, typer.Option("--all", help="Write every episode in every format here.")
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    audio: Annotated[
+        bool,
+        typer.Option(
+            help="qdpx: episodes whose audio is downloaded as audio sources (in the zip)."
+        ),
+    ] = False,
 ) -> None:
-    """Export a transcript: SRT, WebVTT (voice tags), Podcasting 2.0 JSON, cited Markdown."""
+    """Export a transcript: SRT, WebVTT (voice tags), Podcasting 2.0 JSON, cited Markdown;
+    or every coded transcript as a REFI-QDA project (qdpx) or the codebook alone (qdc)."""
     from pipeline.query.export import export_all, export_episode
 
+    if fmt in ("qdpx", "qdc"):
+        _export_qda(
+            ctx.obj,
+            fmt,
+            output or (Path(episode) if episode else None),
+            Filters(feed=feed, since=since, until=until),
+            audio,
+        )
+        return
     if all_to:
         written = export_all(ctx.obj.db, all_to)
         err.print(f"Wrote {len(written)} files to {all_to}.")
@@ -210,6 +242,24 @@ def export(
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(printable(text if text.endswith("\n") else text + "\n"))
+
+
+def _export_qda(state: State, fmt: str, path: Path | None, filters: Any, audio: bool) -> None:
+    from pipeline.query.qdc import write_qdc
+    from pipeline.query.qdpx import write_qdpx
+
+    if path is None:
+        raise PipelineError(f"Name the file to write: podinsights export --format {fmt} OUT.{fmt}")
+    if fmt == "qdc":
+        say(err, f"Wrote {write_qdc(state.db, path)} codes to {path}.")
+        return
+    stats = write_qdpx(state.db, path, filters, audio_dir=state.data_dir if audio else None)
+    coders = ", ".join(f"{name} {count}" for name, count in sorted(stats.by_coder.items()))
+    say(
+        err,
+        f"Wrote {path}: {stats.episodes} episodes ({stats.audio} with audio), "
+        f"{stats.codings} codings ({coders or 'none'}), {stats.notes} memos.",
+    )
 
 
 @app.command()

@@ -28,11 +28,13 @@ def theme_counts(db: sqlite_utils.Database, filters: Filters | None = None) -> l
                coalesce(sum(m.method = 'classifier'), 0) as classifier,
                coalesce(sum(m.method = 'semantic'), 0) as semantic,
                coalesce(sum(m.confidence = 'low'), 0) as low_confidence,
+               coalesce(sum(m.method = 'human'), 0) as human,
                min(m.published) as first_published,
                max(m.published) as last_published
         from themes t
         left join (
-            select m.*, e.published from theme_mentions m {MENTION_JOINS} where {where}
+            select m.*, e.published from {(filters or Filters()).codes} m {MENTION_JOINS}
+            where {where}
         ) m on m.theme_id = t.id
         group by t.id
         order by mentions desc, t.id
@@ -85,10 +87,11 @@ def theme_breakdown(
     speaker, or per month or year (how it changed)."""
     params: dict[str, Any] = {}
     check_theme(db, filters.theme if filters else None)
-    return list(db.query(breakdown_sql(by, mention_filter(filters, params)), params))
+    codes = (filters or Filters()).codes
+    return list(db.query(breakdown_sql(by, mention_filter(filters, params), codes), params))
 
 
-def breakdown_sql(by: str, where: str = "1") -> str:
+def breakdown_sql(by: str, where: str = "1", codes: str = "theme_mentions") -> str:
     """theme_breakdown's query (Datasette serves it too). Themes with most mentions
     first; by time, in time order."""
     if by not in BREAKDOWNS:
@@ -100,10 +103,10 @@ def breakdown_sql(by: str, where: str = "1") -> str:
     )
     roles = by == "role"
     return f"""
-        {SPEAKER_ROLES if roles else ""}
+        {SPEAKER_ROLES.replace("theme_mentions", codes) if roles else ""}
         select m.theme_id as theme, {BREAKDOWNS[by]} as {by}, count(*) as mentions,
                count(distinct m.episode_id) as episodes
-        from theme_mentions m {MENTION_JOINS}
+        from {codes} m {MENTION_JOINS}
         {ROLE_JOIN if roles else ""}
         where {where}
         group by m.theme_id, {by}

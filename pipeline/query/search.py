@@ -36,6 +36,13 @@ class Filters:
     since: str | None = None
     until: str | None = None
     high_only: bool = False  # leave out keyword hits the classifier disputes
+    confirmed: bool = False  # only codes a person confirmed (pipeline.review)
+
+    @property
+    def codes(self) -> str:
+        """The table of theme codes these filters count: the machine's mentions, or the
+        codes people applied and nobody rejected (a view, db.py migration 12)."""
+        return "confirmed_codes" if self.confirmed else "theme_mentions"
 
 
 def audio_link(enclosure_url: str | None, seconds: float) -> str | None:
@@ -107,12 +114,14 @@ def fts_query(query: str, theme: str | None) -> str:
 
 def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = False) -> str:
     clauses = []
-    if filters.theme and (filters.high_only or not theme_in_fts):
+    if filters.theme and (filters.high_only or filters.confirmed or not theme_in_fts):
         high = " and confidence = 'high'" if filters.high_only else ""
         clauses.append(
-            f"s.id in (select segment_id from theme_mentions where theme_id = :theme{high})"
+            f"s.id in (select segment_id from {filters.codes} where theme_id = :theme{high})"
         )
         params["theme"] = filters.theme
+    elif filters.confirmed:
+        clauses.append("s.id in (select segment_id from confirmed_codes)")
     clauses += episode_clauses(filters, params)
     if filters.person:
         clauses.append(_person_clause())
@@ -185,7 +194,9 @@ JOINS = """
 def _ranked(
     db: sqlite_utils.Database, query: str, filters: Filters, limit: int
 ) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"query": fts_query(query, filters.theme), "candidates": CANDIDATES}
+    # People's codes are not in the index's themes column: --confirmed filters by a join.
+    indexed_theme = None if filters.confirmed else filters.theme
+    params: dict[str, Any] = {"query": fts_query(query, indexed_theme), "candidates": CANDIDATES}
     where = _where(filters, params, theme_in_fts=True)
     if filters.since or filters.until or filters.feed:
         span = _segment_span(db, filters)
@@ -227,7 +238,8 @@ def _ranked(
     }
     snippets = _snippets(db, params["query"], [c["id"] for c in best])
     return [
-        _finish(db, {"score": c["score"], **rows[c["id"]]}, snippets.get(c["id"])) for c in best
+        _finish(db, {"score": c["score"], **rows[c["id"]]}, snippets.get(c["id"]), filters.codes)
+        for c in best
     ]
 
 
@@ -268,14 +280,19 @@ def _theme_mentions(
         order by e.published desc, s.start_time
         limit :limit
     """
-    return [_finish(db, hit, None) for hit in db.query(sql, params)]
+    return [_finish(db, hit, None, filters.codes) for hit in db.query(sql, params)]
 
 
-def _finish(db: sqlite_utils.Database, hit: dict[str, Any], snippet: str | None) -> dict[str, Any]:
+def _finish(
+    db: sqlite_utils.Database,
+    hit: dict[str, Any],
+    snippet: str | None,
+    codes: str = "theme_mentions",
+) -> dict[str, Any]:
     themes = [
         row[0]
         for row in db.execute(
-            "select distinct theme_id from theme_mentions where segment_id = ? order by theme_id",
+            f"select distinct theme_id from {codes} where segment_id = ? order by theme_id",
             [hit["segment_id"]],
         )
     ]

@@ -322,6 +322,66 @@ MIGRATIONS: list[str] = [
     ALTER TABLE segments ADD COLUMN speaker_confidence REAL;
     ALTER TABLE episode_speakers ADD COLUMN uncertain_time REAL NOT NULL DEFAULT 0;
     """,
+    # 12: codings: what a person decided about a theme on a stretch of transcript
+    # (pipeline.review). Keyed by the segment's (episode_id, idx), which re-analysis and
+    # re-transcription keep, never by segments.id or theme_mentions.id, which they replace;
+    # no foreign key to themes, so a codebook edit cannot delete a person's work. The
+    # machine is a coder too: its codes are theme_mentions, seen through machine_codes.
+    """
+    CREATE TABLE codings (
+        id INTEGER PRIMARY KEY,
+        coder TEXT NOT NULL CHECK (coder <> 'machine' AND coder <> ''),
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        segment_idx INTEGER NOT NULL,
+        end_idx INTEGER,
+        start_char INTEGER,
+        end_char INTEGER,
+        theme_id TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('applied', 'rejected')),
+        memo TEXT,
+        coded_at TEXT NOT NULL,
+        CHECK (end_idx IS NULL OR end_idx >= segment_idx),
+        UNIQUE (coder, episode_id, segment_idx, theme_id)
+    );
+    CREATE INDEX codings_segment ON codings(episode_id, segment_idx);
+    CREATE INDEX codings_theme ON codings(theme_id);
+    CREATE VIEW machine_codes AS
+        SELECT m.episode_id, s.idx AS segment_idx, s.id AS segment_id, m.theme_id,
+               min(m.id) AS mention_id, min(m.method) AS method,
+               group_concat(DISTINCT m.method) AS methods,
+               max(m.score) AS score, min(m.confidence) AS confidence
+        FROM theme_mentions m JOIN segments s ON s.id = m.segment_id
+        GROUP BY m.episode_id, s.idx, m.theme_id;
+    CREATE VIEW human_codes AS
+        SELECT c.id AS coding_id, c.coder, c.episode_id, s.idx AS segment_idx,
+               s.id AS segment_id, c.theme_id, c.decision, c.memo, c.coded_at
+        FROM codings c JOIN segments s ON s.episode_id = c.episode_id
+             AND s.idx BETWEEN c.segment_idx AND coalesce(c.end_idx, c.segment_idx);
+    CREATE VIEW code_reviews AS
+        SELECT mc.episode_id, mc.segment_idx, mc.segment_id, mc.theme_id, mc.methods,
+               mc.score, mc.confidence,
+               count(DISTINCT CASE WHEN h.decision = 'applied' THEN h.coder END) AS accepted,
+               count(DISTINCT CASE WHEN h.decision = 'rejected' THEN h.coder END) AS rejected,
+               CASE
+                   WHEN count(h.coder) = 0 THEN 'unreviewed'
+                   WHEN sum(h.decision = 'rejected') = 0 THEN 'confirmed'
+                   WHEN sum(h.decision = 'applied') = 0 THEN 'rejected'
+                   ELSE 'disputed'
+               END AS review_status
+        FROM machine_codes mc LEFT JOIN human_codes h ON h.segment_id = mc.segment_id
+             AND h.theme_id = mc.theme_id
+        GROUP BY mc.segment_id, mc.theme_id;
+    CREATE VIEW confirmed_codes AS
+        SELECT min(h.coding_id) AS id, h.episode_id, h.segment_id, h.theme_id,
+               s.start_time, s.end_time, coalesce(mc.method, 'human') AS method,
+               mc.score, s.speaker, 'high' AS confidence, s.text AS matched_text
+        FROM human_codes h JOIN segments s ON s.id = h.segment_id
+             LEFT JOIN machine_codes mc ON mc.segment_id = h.segment_id
+             AND mc.theme_id = h.theme_id
+        WHERE h.theme_id <> ''
+        GROUP BY h.segment_id, h.theme_id
+        HAVING sum(h.decision = 'rejected') = 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
