@@ -194,7 +194,7 @@ def _print_agreement(report: Any) -> None:
 
 def _cells(scores: Any, a: str, b: str) -> dict[str, Any]:
     def shown(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.3f}"
+        return "n/a" if value is None else f"{value:.3f}".replace("-0.000", "0.000")
 
     kinds = ", ".join(f"{k}: {n}" for k, n in scores.disagreements.items())
     return {
