@@ -8,6 +8,7 @@ them in rowid order and stops); below that many matches, the ranking is exact.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Filters:
     since: str | None = None
     until: str | None = None
     high_only: bool = False  # leave out keyword hits the classifier disputes
+    episodes: list[str] | None = None  # only these episode ids (a nightly run's digest)
 
 
 def audio_link(enclosure_url: str | None, seconds: float) -> str | None:
@@ -125,7 +127,7 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
 
 
 def episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
-    """The filters that keep or drop whole episodes (aliases e and f): show and dates."""
+    """The filters that keep or drop whole episodes (aliases e and f): show, dates, ids."""
     clauses = []
     if filters.feed:
         clauses.append("(cast(f.id as text) = :feed or f.title like :feed_like or f.url = :feed)")
@@ -136,6 +138,9 @@ def episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
     if filters.until:
         clauses.append("e.published < date(:until, '+1 day')")
         params["until"] = filters.until
+    if filters.episodes is not None:
+        clauses.append("e.id in (select value from json_each(:episodes))")
+        params["episodes"] = json.dumps(filters.episodes)
     return clauses
 
 
