@@ -5,14 +5,12 @@ it, and how far to trust it. Every figure comes from pipeline.query.reports."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from markupsafe import Markup
 
 from pipeline.errors import PipelineError
 from pipeline.query import reports
@@ -181,7 +179,9 @@ def headline(
         "note": note,
         "rising": rising,
         "falling": falling,
-        "chart": _chart("changes", "Themes that rose and fell", lambda: charts.theme_changes(moved))
+        "chart": charts.embed(
+            "changes", "Themes that rose and fell", lambda: charts.theme_changes(moved)
+        )
         if moved
         else None,
     }
@@ -224,7 +224,9 @@ def timeline(
     ]
     rates = {row["id"]: _rate(row["mentions"], covered["speech_seconds"]) for row in top}
     chart = (
-        _chart("timeline", "Themes over time", lambda: charts.theme_sparklines(months, series))
+        charts.embed(
+            "timeline", "Themes over time", lambda: charts.theme_sparklines(months, series)
+        )
         if top
         else None
     )
@@ -239,7 +241,7 @@ def roles(db: sqlite_utils.Database, filters: Filters, top: list[dict[str, Any]]
     rows = [(t["label"], shares[t["id"]]) for t in top if t["id"] in shares]
     return {
         "rows": [(t, shares.get(t["id"], {})) for t in top],
-        "chart": _chart("roles", "Who raised each theme", lambda: charts.role_shares(rows))
+        "chart": charts.embed("roles", "Who raised each theme", lambda: charts.role_shares(rows))
         if rows
         else None,
     }
@@ -257,7 +259,9 @@ def heatmap(
     cells = [[grid[p].get(t["id"], 0) for t in top] for p in people]
     labels = [t["label"] for t in top]
     chart = (
-        _chart("people", "People and themes", lambda: charts.people_heatmap(people, labels, cells))
+        charts.embed(
+            "people", "People and themes", lambda: charts.people_heatmap(people, labels, cells)
+        )
         if people and top
         else None
     )
@@ -274,13 +278,6 @@ def trust(
         for key in ("mentions", "keyword", "classifier", "semantic", "low_confidence")
     }
     return {"mix": mix, **reports.provenance(db, filters)}
-
-
-def _chart(name: str, title: str, make: Callable[[], Any]) -> dict[str, Any]:
-    """A chart for the page: its inline SVG, or what is missing to draw it."""
-    if not charts.available():
-        return {"name": name, "svg": None, "missing": charts.MISSING}
-    return {"name": name, "svg": Markup(charts.svg(make(), name, title)), "missing": None}
 
 
 def command_line(request: ReportRequest) -> str:

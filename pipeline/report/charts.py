@@ -13,9 +13,11 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
+
+from markupsafe import Markup
 
 try:
     import matplotlib
@@ -192,6 +194,14 @@ def theme_bars(rows: Sequence[tuple[str, int]]) -> Any:
 _PREAMBLE = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 _IDS = re.compile(r'(\bid="|url\(#|href="#)')
+
+
+def embed(name: str, title: str, make: Callable[[], Any]) -> dict[str, Any]:
+    """A chart for a page (templates/macros.html): its inline SVG, or, without
+    matplotlib, what is missing to draw it."""
+    if not available():
+        return {"name": name, "svg": None, "missing": MISSING}
+    return {"name": name, "svg": Markup(svg(make(), name, title)), "missing": None}
 
 
 def svg(figure: Any, name: str, title: str) -> str:
