@@ -35,7 +35,8 @@ def report(
 ) -> None:
     """An HTML insight report: themes over time, who raised them, quotes, how far to trust it."""
     from pipeline.report import charts
-    from pipeline.report.build import ReportRequest, write_report
+    from pipeline.report.build import write_report
+    from pipeline.report.data import ReportRequest
 
     request = ReportRequest(feed=feed, since=since, until=until, themes=theme or [])
     path = write_report(ctx.obj.db, request, output)

@@ -252,13 +252,15 @@ def distinctive_phrases(
     rows = list(
         db.query(
             f"""
-            select k.phrase, sum(k.count) as count, count(*) as episodes,
-                   round(sum(k.score - k.count), 2) as score
-            from keyphrases k join episodes e on e.id = k.episode_id {EPISODE_JOINS}
-            where {_episode_where(filters, params)}
-            group by k.phrase
-            having score > 0
-            order by score desc, count desc, k.phrase
+            select * from (
+                select k.phrase, sum(k.count) as count, count(*) as episodes,
+                       round(sum(k.score - k.count), 2) as score
+                from keyphrases k join episodes e on e.id = k.episode_id {EPISODE_JOINS}
+                where {_episode_where(filters, params)}
+                group by k.phrase
+            )
+            where score > 0
+            order by score desc, count desc, phrase
             limit :limit
             """,
             params,
