@@ -54,7 +54,8 @@ def run_measured(command: list[str]) -> tuple[float, float]:
 
 def overlapped_vs_sequential(scratch: Path) -> dict[str, Any]:
     overlapped, peak = run_measured(
-        podinsights(scratch / "a" / "p.db", "ingest", "--feeds", str(OPML))
+        # No digest: the stages run one after another write none either.
+        podinsights(scratch / "a" / "p.db", "ingest", "--feeds", str(OPML), "--no-report")
     )
     analysis_share = analysis_vs_transcription(scratch / "a" / "p.db")
     db = scratch / "b" / "p.db"
@@ -111,7 +112,7 @@ def noop_night(scratch: Path, feeds: int = 50) -> float:
 
     with sqlite3.connect(db) as conn:
         conn.execute("update episodes set status = 'analysed'")
-    times = [run_measured(podinsights(db, "ingest"))[0] for _ in range(3)]
+    times = [run_measured(podinsights(db, "ingest", "--no-report"))[0] for _ in range(3)]
     return sorted(times)[1]
 
 
@@ -122,7 +123,13 @@ def dask_scaling(scratch: Path) -> dict[int, float]:
             db = scratch / f"dask{workers}" / "p.db"
             walls[workers], _ = run_measured(
                 podinsights(
-                    db, "ingest", "--feeds", str(OPML), "--scheduler", cluster.scheduler_address
+                    db,
+                    "ingest",
+                    "--feeds",
+                    str(OPML),
+                    "--no-report",
+                    "--scheduler",
+                    cluster.scheduler_address,
                 )
             )
     return walls

@@ -17,7 +17,7 @@ from pipeline.cli import app
 from pipeline.query import reports
 from pipeline.query.search import Filters, audio_link
 from pipeline.report.build import build_report
-from pipeline.report.data import Period, ReportRequest, changes
+from pipeline.report.data import Period, ReportRequest, chance, changes
 
 from .conftest import ROOT
 from .feedgen import rss
@@ -110,24 +110,51 @@ def test_quotes_are_one_per_segment_and_without_a_theme_one_per_theme(db):
     assert sorted(q["theme"] for q in reports.best_quotes(db)) == ["followership", "trust"]
 
 
+def add_talk(db, episode_id, hours, mentions, theme="trust"):
+    """`hours` more speech in an episode, with `mentions` of a theme evenly spread."""
+    first, offset = db.execute(
+        "select count(*), coalesce(max(end_time), 0) from segments where episode_id = ?",
+        [episode_id],
+    ).fetchone()
+    length = hours * 3600 / mentions
+    for i in range(mentions):
+        start = offset + i * length
+        segment = add_segment(db, episode_id, first + i, start, start + length, SENTENCE)
+        add_mention(db, segment, theme)
+
+
+FEBRUARY = Period("2025-02-01", "2025-02-28")
+
+
 def test_a_theme_that_comes_up_more_in_a_longer_episode_is_falling_per_hour(db):
-    """2 mentions in 1 h of speech, then 10 in 10 h: more mentions, a lower rate."""
+    """20 mentions in 1 h of speech, then 40 in 10 h: more mentions, a lower rate."""
     add_episode(db, "before", "2025-01-15")
     add_episode(db, "after", "2025-02-15")
-    for i in range(2):
-        add_mention(db, add_segment(db, "before", i, i * 1800, (i + 1) * 1800, SENTENCE), "trust")
-    for i in range(10):
-        add_mention(db, add_segment(db, "after", i, i * 3600, (i + 1) * 3600, SENTENCE), "trust")
+    add_talk(db, "before", 1, 20)
+    add_talk(db, "after", 10, 40)
     request = ReportRequest(since="2025-02-01", until="2025-02-28")
-    february = Period("2025-02-01", "2025-02-28")
-    (covered,) = reports.coverage(db, request.filters(february))
-    assert covered["speech_seconds"] == 36000
-    moved = changes(db, request, february)
+    (covered,) = reports.coverage(db, request.filters(FEBRUARY))
+    assert covered["speech_seconds"] == pytest.approx(36000)
+    moved = changes(db, request, FEBRUARY)
     assert not moved["rising"]
     (trust,) = moved["falling"]
-    assert (trust["n_before"], trust["n_after"]) == (2, 10)
-    assert trust["before"] == pytest.approx(2.0) and trust["after"] == pytest.approx(1.0)
+    assert (trust["n_before"], trust["n_after"]) == (20, 40)
+    assert trust["before"] == pytest.approx(20.0) and trust["after"] == pytest.approx(4.0)
     assert "previous 28 days" in moved["note"]
+
+
+def test_a_change_chance_explains_is_no_trend(db):
+    """3 mentions in an hour, then 1: a fall by count, but a coin could do that."""
+    add_episode(db, "before", "2025-01-15")
+    add_episode(db, "after", "2025-02-15")
+    add_talk(db, "before", 1, 3)
+    add_talk(db, "after", 1, 1)
+    add_talk(db, "before", 1, 12, theme="followership")
+    add_talk(db, "after", 1, 1, theme="followership")
+    moved = changes(db, ReportRequest(), FEBRUARY)
+    assert [m["id"] for m in moved["falling"]] == ["followership"] and not moved["rising"]
+    assert chance(3, 1, 1.0, 1.0) == pytest.approx(0.625)  # the exact binomial test
+    assert chance(0, 8, 1.0, 1.0) == pytest.approx(2 * 0.5**8)
 
 
 def test_periods_compare_with_the_days_just_before_or_their_own_halves():

@@ -63,7 +63,7 @@ def build_report(db: sqlite_utils.Database, request: ReportRequest) -> str:
         top=top,
         rates={row["id"]: data.rate(row["mentions"], covered["speech_seconds"]) for row in top},
         moved=moved,
-        min_trend=data.MIN_TREND_MENTIONS,
+        chance=data.CHANCE,
         figures=figures,
         quotes=[
             (row, reports.best_quotes(db, replace(filters, theme=row["id"]), QUOTES))

@@ -4,6 +4,7 @@ build.py puts them on the page; the notebook draws the same charts from them."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -18,7 +19,8 @@ from pipeline.query.search import Filters, check_theme
 TOP_THEMES = 10  # rows of the small multiples and of the host/guest chart; heat map columns
 TOP_PEOPLE = 8  # heat map rows
 TRENDS = 3  # themes named as rising, and as falling
-MIN_TREND_MENTIONS = 3  # in the two periods together: fewer is noise, not a trend
+CHANCE = 0.05  # a change as large as this or larger, by chance alone: not a trend
+EXACT_UP_TO = 2000  # mentions in the two periods: the exact test; above, its normal form
 # Voices diarization could not name (speakers/diarize.py) are no one to list.
 UNNAMED = re.compile(r"Speaker \d+|unattributed")
 
@@ -129,9 +131,9 @@ def changes(db: sqlite_utils.Database, request: ReportRequest, period: Period) -
     moves = []
     for row in reports.theme_counts(db, request.filters(later)):
         n_before, n_after = before[row["id"]], row["mentions"]
-        if n_before + n_after < MIN_TREND_MENTIONS or (
-            request.themes and row["id"] not in request.themes
-        ):
+        if request.themes and row["id"] not in request.themes:
+            continue
+        if chance(n_before, n_after, speech[earlier], speech[later]) >= CHANCE:
             continue
         rates = rate(n_before, speech[earlier]), rate(n_after, speech[later])
         moves.append(
@@ -148,6 +150,32 @@ def changes(db: sqlite_utils.Database, request: ReportRequest, period: Period) -
     rising = sorted((m for m in moves if m["change"] > 0), key=lambda m: -m["change"])
     falling = sorted((m for m in moves if m["change"] < 0), key=lambda m: m["change"])
     return {"note": note, "rising": rising[:TRENDS], "falling": falling[:TRENDS]}
+
+
+def chance(n_before: int, n_after: int, before: float, after: float) -> float:
+    """How likely a split of mentions at least this uneven is if the theme's rate per
+    hour did not change: the two-sided test of two Poisson counts given their hours of
+    speech (of n mentions, each falls in the later period with probability
+    after / (before + after)). Mentions cluster within episodes, so this is lenient: it
+    rules out the noise of small counts (3 against 1 is no trend), not every fluke."""
+    n, share = n_before + n_after, after / (before + after)
+    if n == 0 or share in (0.0, 1.0):
+        return 1.0
+    if n > EXACT_UP_TO:
+        z = (abs(n_after - n * share) - 0.5) / math.sqrt(n * share * (1 - share))
+        return math.erfc(max(z, 0.0) / math.sqrt(2))
+
+    def log_p(k: int) -> float:
+        return (
+            math.lgamma(n + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(n - k + 1)
+            + k * math.log(share)
+            + (n - k) * math.log(1 - share)
+        )
+
+    observed = log_p(n_after) + 1e-9  # a relative margin for rounding
+    return min(1.0, sum(math.exp(p) for k in range(n + 1) if (p := log_p(k)) <= observed))
 
 
 def monthly_rates(
