@@ -206,12 +206,12 @@ def best_quotes(
     filters = filters or Filters()
     params: dict[str, Any] = {"candidates": limit * 10 + 20}
     check_theme(db, filters.theme)
+    # The speaker's role is looked up for the candidates only, not every mention sorted.
     sql = f"""
-        select * from (
+        select q.*, {speaker_role_sql("q.episode_id", "q.speaker")} as role from (
             select m.id as mention_id, m.theme_id as theme, t.label as theme_label,
                    m.method, m.score, m.confidence, {REVIEW_SQL} as review,
                    nullif(m.speaker, '') as speaker,
-                   {speaker_role_sql("m.episode_id", "m.speaker")} as role,
                    s.id as segment_id, s.start_time, s.end_time, s.text,
                    e.id as episode_id, e.title as episode, substr(e.published, 1, 10) as date,
                    e.enclosure_url, f.title as show
@@ -221,7 +221,7 @@ def best_quotes(
             where {mention_filter(filters, params)} and s.quality in {SEARCHABLE_SQL}
             order by {QUOTE_ORDER}
             limit :candidates
-        ) where review >= 0
+        ) q where q.review >= 0
     """
     quotes: list[dict[str, Any]] = []
     segments: set[int] = set()
