@@ -266,6 +266,7 @@ def test_a_digest_that_cannot_be_written_fails_the_run_and_keeps_its_record(quie
     (quiet_feed.db_path.parent / "reports").write_text("a file where the folder goes")
     result = quiet_feed("--quiet", "ingest")
     assert result.exit_code == 1 and "Failed: digest:" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout  # one sentence, in the log file
     run = sqlite_utils.Database(quiet_feed.db_path)["runs"].get(1)
     assert run["status"] == "failed" and run["finished_at"]
     assert "digest:" in json.loads(run["errors"])[0]

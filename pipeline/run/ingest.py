@@ -173,11 +173,11 @@ def run_ingest(
         finish_run(db, summary, status)
         log.info("run %d %s: %s", summary.run_id, status, summary.line())
     if report:
-        _digest(db, data_dir, summary, status)
+        _digest(db, data_dir, summary)
     return summary
 
 
-def _digest(db: sqlite_utils.Database, data_dir: Path, summary: IngestSummary, status: str) -> None:
+def _digest(db: sqlite_utils.Database, data_dir: Path, summary: IngestSummary) -> None:
     """The day's digest. The run's work is saved whatever happens here: a digest that
     cannot be written is one more failure of the run, not a lost night."""
     from pipeline.report.digest import write_digest  # matplotlib loads only when needed
@@ -187,7 +187,8 @@ def _digest(db: sqlite_utils.Database, data_dir: Path, summary: IngestSummary, s
         summary.digest = write_digest(db, data_dir, day)
     except Exception as exc:  # any failure, even a bug: the night's work is already saved
         summary.errors.append(f"digest: {exc}")
-        log.exception("run %d: the digest was not written: %s", summary.run_id, exc)
+        log.error("run %d: the digest was not written: %s", summary.run_id, exc)
+        log.info("the digest's traceback", exc_info=True)  # the run's log file, not the terminal
         finish_run(db, summary, "failed")
 
 
