@@ -1,11 +1,11 @@
 """The report's charts, drawn with matplotlib and written as inline SVG: no browser,
 network or script is needed to see them. The notebook draws the same figures.
 
-Colours are Tableau 10 (matplotlib's "tab10"), the palette of Vega-Lite's default
-scheme that the Datasette dashboard's charts use, so a theme looks the same in both.
-Each function takes plain rows from pipeline.query.reports and returns a Figure; svg()
-turns one into markup for the page. Every data artist gets a "mark-N" id, which the
-browser tests look for to check that something was drawn.
+Colours come from Tableau 10 (matplotlib's "tab10"), the palette of Vega-Lite's default
+scheme, which the Datasette dashboard's charts use. Each function takes plain rows (from
+pipeline.report.data) and returns a Figure; svg() turns one into markup for the page.
+Every data artist gets a "mark-N" id, which the browser tests look for to check that
+something was drawn.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def available() -> bool:
 
 
 def _figure(width: float, height: float) -> Any:
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure
+    """A figure of its own, not pyplot's: drawing a chart changes no global state."""
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 class _Marks:
