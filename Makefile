@@ -46,4 +46,4 @@ fmt: install
 	$(BIN)/ruff format pipeline benchmarks tests
 
 clean:
-	rm -rf $(VENV) data/podinsights.db* data/audio data/models data/logs
+	rm -rf $(VENV) data/podinsights.db* data/audio data/models data/logs data/reports

@@ -66,7 +66,8 @@ def run_measured(command: list[str]) -> tuple[float, float]:
 
 def overlapped_vs_sequential(scratch: Path) -> dict[str, Any]:
     subscribe(scratch / "a" / "p.db", DEMO_FEED)
-    overlapped, peak = run_measured(podinsights(scratch / "a" / "p.db", "ingest"))
+    # No digest: the stages run one after another write none either.
+    overlapped, peak = run_measured(podinsights(scratch / "a" / "p.db", "ingest", "--no-report"))
     analysis_share = analysis_vs_transcription(scratch / "a" / "p.db")
     db = scratch / "b" / "p.db"
     subscribe(db, DEMO_FEED)
@@ -119,7 +120,7 @@ def noop_night(scratch: Path, feeds: int = 50) -> float:
 
     with sqlite3.connect(db) as conn:
         conn.execute("update episodes set status = 'analysed'")
-    times = [run_measured(podinsights(db, "ingest"))[0] for _ in range(3)]
+    times = [run_measured(podinsights(db, "ingest", "--no-report"))[0] for _ in range(3)]
     return sorted(times)[1]
 
 
@@ -130,7 +131,7 @@ def dask_scaling(scratch: Path) -> dict[int, float]:
             db = scratch / f"dask{workers}" / "p.db"
             subscribe(db, DEMO_FEED)
             walls[workers], _ = run_measured(
-                podinsights(db, "ingest", "--scheduler", cluster.scheduler_address)
+                podinsights(db, "ingest", "--no-report", "--scheduler", cluster.scheduler_address)
             )
     return walls
 

@@ -28,3 +28,6 @@ def test_explore_notebook_runs_against_the_demo(demo_db, monkeypatch):
     assert "#t=" in text  # the search cell printed links to moments
     assert "identity-entrepreneurship" in text or "followership" in text
     assert "'host'" in text and "'guest'" in text  # who raised each theme, by role
+    # The report's own charts (pipeline.report.charts), drawn inline as SVG with their marks.
+    svgs = [o["data"]["image/svg+xml"] for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) == 3 and all('-mark-1"' in svg for svg in svgs)

@@ -73,7 +73,10 @@ def test_the_wheel_ingests_a_feed_outside_the_checkout(installed, tmp_path):
     db = tmp_path / "x.db"
     pipeline = [sys.executable, "-m", "pipeline", "--db", str(db), "--quiet"]
     _run(*pipeline, "feeds", "add", str(DEMO / "feed.xml"), cwd=tmp_path, env=env)
-    _run(*pipeline, "ingest", "--limit", "1", cwd=tmp_path, env=env)
+    line = _run(*pipeline, "ingest", "--limit", "1", cwd=tmp_path, env=env)
+    digest = tmp_path / "reports" / line.strip().rsplit("/", 1)[1]  # named by the summary line
+    assert (tmp_path / "reports" / "index.html").is_file()
+    assert 'class="quote"' in digest.read_text(encoding="utf-8")  # its templates ship in the wheel
     stored = sqlite_utils.Database(db)
     assert stored.execute("select count(*) from segments").fetchone()[0] > 10
     assert stored.execute("select count(*) from analyses").fetchone()[0] == 1

@@ -4,7 +4,7 @@ imported in the order an episode meets them (which is the order `--help` lists t
 importing them registers their commands on `app`."""
 
 # isort: off
-from pipeline.cli import feeds, run, transcribe, analysis, query, review  # noqa: F401
+from pipeline.cli import feeds, run, transcribe, analysis, query, review, report  # noqa: F401
 
 # isort: on
 from pipeline.cli.common import app

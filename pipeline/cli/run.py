@@ -59,6 +59,13 @@ def ingest(
     codebook: CodebookOption = None,
     vocabulary: VocabularyOption = True,
     recover: RecoverOption = True,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report",
+            help="Write the day's digest: <data-dir>/reports/YYYY-MM-DD.html and index.html.",
+        ),
+    ] = True,
 ) -> None:
     """Run every stage, each incremental and overlapping: poll, download, transcribe, analyse."""
     state: State = ctx.obj
@@ -84,6 +91,7 @@ def ingest(
             progress=bars,
             settings=settings,
             log_path=log_path,
+            report=report,
         )
     for error in summary.errors:
         say(err, f"Failed: {error}")

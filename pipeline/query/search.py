@@ -8,6 +8,7 @@ them in rowid order and stops); below that many matches, the ranking is exact.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Filters:
     until: str | None = None
     high_only: bool = False  # leave out keyword hits the classifier disputes
     confirmed: bool = False  # only codes a person confirmed (pipeline.review)
+    episodes: list[str] | None = None  # only these episode ids (a nightly run's digest)
 
     @property
     def codes(self) -> str:
@@ -134,7 +136,7 @@ def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = Fal
 
 
 def episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
-    """The filters that keep or drop whole episodes (aliases e and f): show and dates."""
+    """The filters that keep or drop whole episodes (aliases e and f): show, dates, ids."""
     clauses = []
     if filters.feed:
         clauses.append("(cast(f.id as text) = :feed or f.title like :feed_like or f.url = :feed)")
@@ -145,6 +147,9 @@ def episode_clauses(filters: Filters, params: dict[str, Any]) -> list[str]:
     if filters.until:
         clauses.append("e.published < date(:until, '+1 day')")
         params["until"] = filters.until
+    if filters.episodes is not None:
+        clauses.append("e.id in (select value from json_each(:episodes))")
+        params["episodes"] = json.dumps(filters.episodes)
     return clauses
 
 

@@ -77,13 +77,14 @@ class IngestSummary:
     analysed: int = 0
     analyse_failures: int = 0
     errors: list[str] = field(default_factory=list)
+    digest: Path | None = None  # the nightly digest written after the run
 
     @property
     def failed(self) -> bool:
         return bool(self.errors)
 
     def counts(self) -> dict[str, float]:
-        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "errors")}
+        return {k: v for k, v in asdict(self).items() if k not in ("run_id", "errors", "digest")}
 
     def line(self) -> str:
         """The one-line summary the nightly job prints."""
@@ -92,7 +93,7 @@ class IngestSummary:
             f"{self.new_episodes} new episodes, {self.downloaded} downloaded, "
             f"{self.transcribed} transcribed ({self.transcribed_seconds / 3600:.2f} h of audio), "
             f"{self.analysed} analysed, "
-            f"{len(self.errors)} failures"
+            f"{len(self.errors)} failures" + (f"; digest {self.digest}" if self.digest else "")
         )
 
 
@@ -151,8 +152,10 @@ def run_ingest(
     settings: PipelineSettings | None = None,
     command: str = "ingest",
     log_path: Path | None = None,
+    report: bool = True,
 ) -> IngestSummary:
-    """Subscribe to feeds_file (if given), then poll, download, transcribe and analyse.
+    """Subscribe to feeds_file (if given), then poll, download, transcribe and analyse;
+    then (report) write the day's digest, <data-dir>/reports/YYYY-MM-DD.html.
 
     Each stage commits per episode, so an interrupted run (status "interrupted")
     leaves finished work in place and the next run carries on from there."""
@@ -169,7 +172,24 @@ def run_ingest(
     finally:
         finish_run(db, summary, status)
         log.info("run %d %s: %s", summary.run_id, status, summary.line())
+    if report:
+        _digest(db, data_dir, summary)
     return summary
+
+
+def _digest(db: sqlite_utils.Database, data_dir: Path, summary: IngestSummary) -> None:
+    """The day's digest. The run's work is saved whatever happens here: a digest that
+    cannot be written is one more failure of the run, not a lost night."""
+    from pipeline.report.digest import write_digest  # matplotlib loads only when needed
+
+    try:
+        day = db.table("runs").get(summary.run_id)["started_at"][:10]  # past midnight too
+        summary.digest = write_digest(db, data_dir, day)
+    except Exception as exc:  # any failure, even a bug: the night's work is already saved
+        summary.errors.append(f"digest: {exc}")
+        log.error("run %d: the digest was not written: %s", summary.run_id, exc)
+        log.info("the digest's traceback", exc_info=True)  # the run's log file, not the terminal
+        finish_run(db, summary, "failed")
 
 
 def _poll(db: sqlite_utils.Database, summary: IngestSummary) -> None:
