@@ -33,7 +33,9 @@ def start(db: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, what: str = "the ingest", timeout: float = 120.0) -> None:
+def wait_for(condition, what: str = "the ingest", timeout: float = 600.0) -> None:
+    """Polls until ``condition``; the bound only stops a hung run. A transcription on a
+    loaded 2-core machine took over 120 s to reach its first save, so 600."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
