@@ -79,7 +79,10 @@ def prepare_connection(conn, database, datasette):
     from pipeline.store import vectors
 
     vectors.load(conn)  # where the driver allows it: sqlite-vec's own functions in SQL too
-    path = datasette.get_database(database).path
+    served = datasette.databases.get(database)  # not the in-memory ones Datasette adds
+    path = served.path if served is not None else None
+    if path is None:
+        return
     conn.create_function("podinsights_embed", 1, _embed)
     conn.create_function("podinsights_search", 3, lambda q, m, n: _search(path, q, m, n))
     conn.create_function("podinsights_similar", 2, lambda s, n: _similar(path, s, n))
