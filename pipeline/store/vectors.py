@@ -31,7 +31,7 @@ INDEX = "segment_vectors"
 SAMPLES = 8  # partitions by segment id: one of them estimates the candidates' radius
 COARSE = 200  # Hamming candidates re-scored with float vectors (recall: docs/benchmarks.md)
 MAX_K = 4096  # sqlite-vec's largest k
-EXACT_BELOW = 50_000  # a filter keeping fewer segments than this is scored exactly
+EXACT_BELOW = 10_000  # fewer vectors than this are all scored exactly (3.6 µs each)
 
 
 def available() -> bool:
@@ -94,10 +94,10 @@ def ensure_vector_index(db: sqlite_utils.Database) -> None:
             apply_queue(db)
 
 
-def apply_queue(db: sqlite_utils.Database) -> None:
+def apply_queue(db: sqlite_utils.Database, fresh: bool = False) -> None:
     """Bring the index in line with segment_embeddings for every queued segment (inside
-    the caller's transaction)."""
-    queued = [row[0] for row in db.execute("select segment_id from vector_queue")]
+    the caller's transaction); ``fresh``: the index is new, nothing to delete."""
+    queued = [] if fresh else [row[0] for row in db.execute("select segment_id from vector_queue")]
     for segment_id in queued:
         db.execute(f"delete from {INDEX} where rowid = ?", [segment_id])
     db.execute(
