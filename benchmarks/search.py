@@ -159,8 +159,8 @@ def add_vectors(db: sqlite_utils.Database, rng: random.Random) -> None:
                     for i, v in zip(ids, mixed, strict=True)
                 ),
             )
-    with dbmod.transaction(db):
-        db.execute("delete from vector_queue")  # the index below is built whole
+    with dbmod.transaction(db):  # the index connect() made is rebuilt whole, at once
+        db.execute(f"drop table if exists {vectors.INDEX}")
     vectors.ensure_vector_index(db)
 
 
