@@ -168,6 +168,10 @@ def test_hybrid_search_query_has_the_clis_hits_in_the_clis_order(site, demo_db, 
 
 
 def test_hybrid_search_and_similar_moments_in_a_real_browser(site, demo_db):
+    from pipeline.store import vectors
+
+    if not vectors.available():
+        pytest.skip("search by meaning needs sqlite-vec and an extension-loading driver")
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
