@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 HYBRID, KEYWORD, SEMANTIC = "hybrid", "keyword", "semantic"
 MODES = (HYBRID, KEYWORD, SEMANTIC)
 WORDS, MEANING, THEME = "words", "meaning", "theme"
-RRF_K = 60
-WEIGHTS = {WORDS: 1.0, MEANING: 1.0, THEME: 1.0}
+# Chosen on the dev queries and passages (best MRR of 54 settings; docs/benchmarks.md):
+# a small k lets each list's first hits count; a theme the query names counts double.
+RRF_K = 10
+WEIGHTS = {WORDS: 0.5, MEANING: 0.5, THEME: 1.0}
 DEPTH = 100  # how far down each list fusion looks
 # Below this cosine a segment is not near the query in meaning (MiniLM puts unrelated
 # text at 0.0-0.25: "zebra" against the demo's leadership talk tops out at 0.25).
