@@ -1,5 +1,7 @@
 """Search latency at scale: a synthetic corpus of a million segments, the real schema
-and the real `search()`, against a plain LIKE scan of the same table.
+and the real `search()`, against a plain LIKE scan of the same table; with the
+[semantic] extra and sqlite-vec, hybrid search on the same corpus (synthetic vectors
+mixed from real MiniLM embeddings) and retrieval quality (benchmarks/retrieval.py).
 
 The corpus is cached in data/bench/ (rebuilt when its parameters change). Words are
 drawn from the demo scripts and the evaluation passages with a Zipf distribution,
@@ -18,12 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 import pipeline.store.db as dbmod
 from pipeline.query.search import THEME_TOKEN_SQL, Filters, search
+from pipeline.store import vectors
 
 from . import ROOT, machine, table, write_section
+
+MODEL = "all-MiniLM-L6-v2"
 
 SEGMENTS_PER_EPISODE = 120
 THEMES = ("followership", "trust", "difficult-customers", "identity-entrepreneurship")
@@ -45,8 +51,11 @@ def vocabulary() -> list[str]:
 def build(path: Path, segments: int, seed: int = 7) -> sqlite_utils.Database:
     marker = path.with_suffix(".json")
     wanted = {"segments": segments, "seed": seed, "schema": dbmod.SCHEMA_VERSION, "fts": 3}
+    if vectors.available():
+        wanted["vectors"] = 1
     if path.exists() and marker.exists() and json.loads(marker.read_text()) == wanted:
         return dbmod.connect(path)
+    print("building the corpus (cached afterwards)", file=sys.stderr)
     for stale in (path, marker, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
     db = dbmod.connect(path)
@@ -108,8 +117,51 @@ def build(path: Path, segments: int, seed: int = 7) -> sqlite_utils.Database:
         )
         if trigger:
             db.execute(trigger.group(0))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wanted["text_mb"] = round(path.stat().st_size / 1e6)
+    if vectors.available():
+        add_vectors(db, rng)
     marker.write_text(json.dumps(wanted))
     return db
+
+
+def base_vectors(count: int = 2000) -> np.ndarray:
+    """Real MiniLM embeddings of sentences from the shipped training passages."""
+    from pipeline.analysis.semantic import embedder
+
+    sentences = []
+    for source in sorted((ROOT / "pipeline" / "defaults" / "training").glob("*.jsonl")):
+        for line in source.read_text().splitlines():
+            if line.strip():
+                sentences += re.split(r"(?<=[.?!])\s+", json.loads(line)["text"])
+    return embedder().embed([s for s in sentences if len(s.split()) > 3][:count])
+
+
+def add_vectors(db: sqlite_utils.Database, rng: random.Random) -> None:
+    """A vector per segment: a random mix of two real embeddings plus noise, so the
+    corpus has the clusters real talk has (pure noise would have none)."""
+    base = base_vectors()
+    generator = np.random.default_rng(rng.randrange(1 << 30))
+    total = db["segments"].count
+    for start in range(1, total + 1, 100_000):
+        ids = np.arange(start, min(start + 100_000, total + 1))
+        a, b = generator.integers(0, len(base), (2, len(ids)))
+        weight = generator.uniform(0.5, 1.0, (len(ids), 1)).astype(np.float32)
+        mixed = weight * base[a] + (1 - weight) * base[b]
+        mixed += generator.standard_normal(mixed.shape).astype(np.float32) * 0.02
+        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        with dbmod.transaction(db):
+            db.conn.executemany(
+                "insert into segment_embeddings (segment_id, episode_id, model, vector)"
+                " values (?, 'e' || ((? - 1) / ?), ?, ?)",
+                (
+                    (int(i), int(i), SEGMENTS_PER_EPISODE, MODEL, vectors.encode(v))
+                    for i, v in zip(ids, mixed, strict=True)
+                ),
+            )
+    with dbmod.transaction(db):  # the index connect() made is rebuilt whole, at once
+        db.execute(f"drop table if exists {vectors.INDEX}")
+    vectors.ensure_vector_index(db)
 
 
 def timed(run: Any, repeat: int = 5) -> list[float]:
@@ -204,6 +256,10 @@ def main(argv: list[str]) -> int:
             " order and stops), which is exact below 1,000 matches.",
         ]
     )
+    if vectors.available():
+        from .hybrid_bench import hybrid_section
+
+        text += "\n\n" + hybrid_section(db, args.path, build_seconds)
     print(text)
     print(f"wrote {write_section('search', text)}", file=sys.stderr)
     return 0

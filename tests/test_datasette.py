@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -146,4 +147,52 @@ def test_search_in_a_real_browser(site, tmp_path):
         page.goto(f"{site['base']}/-/dashboards/podinsights")
         page.wait_for_selector("svg, canvas", timeout=20000)
         page.screenshot(path=str(shots / "datasette-themes-over-time.png"), full_page=True)
+        browser.close()
+
+
+def cli_search(demo_db, query):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["--db", str(demo_db), "search", query, "--json"])
+    assert result.exit_code == 0, result.stderr
+    return [hit["segment_id"] for hit in json.loads(result.stdout)]
+
+
+@pytest.mark.parametrize("query", ["followership", "leaders who put their people first"])
+def test_hybrid_search_query_has_the_clis_hits_in_the_clis_order(site, demo_db, query):
+    rows = get_json(site, "hybrid_search", q=query, mode="")
+    assert [r["similar"] for r in rows] == cli_search(demo_db, query)
+    assert all(r["found_by"] for r in rows)
+
+
+def test_hybrid_search_and_similar_moments_in_a_real_browser(site, demo_db):
+    from pipeline.store import vectors
+
+    if not vectors.available():
+        pytest.skip("search by meaning needs sqlite-vec and an extension-loading driver")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    query = "leaders who put their people first"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.goto(f"{site['base']}/{site['db']}/hybrid_search")
+        page.fill("input[name=q]", query)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("table.rows-and-columns tbody tr")
+        links = page.locator("a.similar-link")
+        shown = [int(h.split("segment=")[1]) for h in links.evaluate_all("l => l.map(a => a.href)")]
+        assert shown == cli_search(demo_db, query)
+        assert "servant-leadership" in page.locator("table.rows-and-columns").inner_text()
+        page.screenshot(
+            path=str(ROOT / "tests" / "output" / "datasette-hybrid.png"), full_page=True
+        )
+        links.first.click()
+        page.wait_for_selector("table.rows-and-columns tbody tr")
+        assert "similar_moments" in page.url and page.locator("tbody tr").count() == 20
         browser.close()

@@ -81,6 +81,10 @@ class Analysis:
     keyphrases: Counter[str] = field(default_factory=Counter)
     words: int = 0
     wall_time: float = 0.0
+    # Each segment's sentence embedding (row i: segment i), kept for search; None
+    # without the [semantic] extra.
+    vectors: np.ndarray | None = None
+    embedding_model: str | None = None
 
 
 def load_nlp(name: str | None = None) -> Any:
@@ -192,7 +196,7 @@ class Analyzer:
         notes: str | None = None,
     ) -> Analysis:
         started = time.perf_counter()
-        result = Analysis()
+        result = Analysis(embedding_model=self.semantic.name if self.semantic else None)
         roster = Roster()
         for person in persons:
             if person.get("name"):
@@ -223,7 +227,7 @@ class Analyzer:
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
-        found, disputed = self._by_meaning(segments, keyword_hits)
+        found, disputed = self._by_meaning(segments, keyword_hits, result)
         for mention in result.mentions:
             probability = disputed.get((mention.segment_index, mention.theme))
             if probability is not None:
@@ -261,7 +265,7 @@ class Analyzer:
         return [set(self.matcher.find(doc)) for doc in self.nlp.pipe(texts, batch_size=64)]
 
     def _by_meaning(
-        self, segments: Sequence[Segment], keyword_hits: list[set[str]]
+        self, segments: Sequence[Segment], keyword_hits: list[set[str]], result: Analysis
     ) -> tuple[list[ThemeMention], dict[tuple[int, str], float]]:
         """Mentions found by meaning, and the keyword hits the classifier disputes
         (with its probability for them).
@@ -273,6 +277,7 @@ class Analyzer:
             return [], {}
         texts = [s.text for s in segments]
         vectors = self.semantic.embed(texts)
+        result.vectors = vectors
         hits: list[Hit] = []
         disputed: dict[tuple[int, str], float] = {}
         decided: set[str] = set()

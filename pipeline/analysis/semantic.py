@@ -25,10 +25,11 @@ def available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in (PACKAGE, "sentence_transformers"))
 
 
-class SemanticScorer:
-    """Cosine similarity of each text to each theme's closest prototype sentence."""
+class Embedder:
+    """The sentence-embedding model, loaded once per process (``embedder()``): analysis
+    embeds segments with it, search embeds queries with the same model."""
 
-    def __init__(self, codebook: Codebook):
+    def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never ask a hub
         import torch
         from sentence_transformers import SentenceTransformer
@@ -43,6 +44,30 @@ class SemanticScorer:
         package = importlib.import_module(PACKAGE)
         self.model = SentenceTransformer(str(package.get_model_path()), device="cpu")
         self.name = MODEL_NAME
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        vectors = self.model.encode(
+            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_EMBEDDER: list[Embedder] = []
+
+
+def embedder() -> Embedder:
+    if not _EMBEDDER:
+        _EMBEDDER.append(Embedder())
+    return _EMBEDDER[0]
+
+
+class SemanticScorer:
+    """Cosine similarity of each text to each theme's closest prototype sentence."""
+
+    def __init__(self, codebook: Codebook):
+        self.embedder = embedder()
+        self.name = self.embedder.name
         self.theme_ids = [t.id for t in codebook.themes]
         prototypes, owners = [], []
         for index, theme in enumerate(codebook.themes):
@@ -53,10 +78,7 @@ class SemanticScorer:
         self.prototypes = self.embed(prototypes)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self.embedder.embed(texts)
 
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """[len(vectors), len(themes)] best cosine similarity to any of the theme's

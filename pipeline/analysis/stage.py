@@ -1,7 +1,8 @@
 """The analysis stage: every transcribed episode gets themes, people and key phrases.
 
-Incremental: an episode is analysed once per codebook; editing data/themes.toml
-(a new hash) re-analyses everything. Results replace the episode's previous
+Incremental: an episode is analysed once per codebook and embedding model; editing
+data/themes.toml (a new hash) or another embedding model re-analyses everything.
+Results, the segment vectors search reads included, replace the episode's previous
 analysis in one transaction.
 """
 
@@ -24,6 +25,7 @@ from pipeline.models import Segment, segment_from_row
 from pipeline.progress import NullProgress, Progress
 from pipeline.query.search import THEME_TOKEN_SQL
 from pipeline.speakers.naming import sync_mention_speakers
+from pipeline.store import vectors
 from pipeline.store.db import ANALYSED, TRANSCRIBED, transaction, utcnow
 from pipeline.store.episodes import mark_done, mark_failed, pending
 from pipeline.transcribe.guard import SEARCHABLE
@@ -65,15 +67,22 @@ def ensure_themes(db: sqlite_utils.Database, codebook: Codebook) -> None:
 
 
 def pending_analyses(
-    db: sqlite_utils.Database, digest: str, limit: int | None = None, force: bool = False
+    db: sqlite_utils.Database,
+    digest: str,
+    limit: int | None = None,
+    force: bool = False,
+    embedding_model: str | None = None,
 ) -> list[dict[str, Any]]:
-    condition, params = pending(STAGE, TRANSCRIBED)
-    stale = (
-        "(status = :analysed and id not in"
-        " (select episode_id from analyses where codebook_hash = :digest))"
-    )
+    """Episodes to analyse: transcribed ones, and analysed ones whose analysis used
+    another codebook or (where ``embedding_model`` embeds) stored no vectors of it."""
+    condition, pending_params = pending(STAGE, TRANSCRIBED)
+    params: dict[str, Any] = dict(pending_params)
+    current = "codebook_hash = :digest"
+    if embedding_model:
+        current += " and embedding_model is :model"
+    stale = f"(status = :analysed and id not in (select episode_id from analyses where {current}))"
     where = f"({condition} or {stale}" + (" or status = :analysed)" if force else ")")
-    params.update(analysed=ANALYSED, digest=digest)
+    params.update(analysed=ANALYSED, digest=digest, model=embedding_model)
     rows = db.table("episodes").rows_where(where, params, order_by="published, id", limit=limit)
     return list(rows)
 
@@ -99,7 +108,8 @@ def analyze_episodes(
 ) -> Iterator[AnalyzeResult]:
     codebook = analyzer.codebook if analyzer else load_codebook(codebook_path)
     ensure_themes(db, codebook)
-    episodes = pending_analyses(db, codebook.digest, limit, force)
+    model = embedding_model(analyzer)
+    episodes = pending_analyses(db, codebook.digest, limit, force, model)
     if not episodes:
         return
     analyzer = analyzer or Analyzer(codebook)
@@ -112,6 +122,15 @@ def analyze_episodes(
         update_keyphrase_scores(db)
     finally:
         progress.finish(STAGE)
+
+
+def embedding_model(analyzer: Analyzer | None = None) -> str | None:
+    """The model whose segment vectors an analysis stores here (None: no [semantic])."""
+    from pipeline.analysis import semantic
+
+    if analyzer is not None:
+        return analyzer.semantic.name if analyzer.semantic else None
+    return semantic.MODEL_NAME if semantic.available() else None
 
 
 def _analyze_one(
@@ -175,10 +194,12 @@ def save_analysis(
             {"episode_id": episode_id, "phrase": phrase, "count": count}
             for phrase, count in analysis.keyphrases.items()
         )
+        save_embeddings(db, episode_id, segment_ids, analysis)
         db.table("analyses").upsert(
             {
                 "episode_id": episode_id,
                 **provenance,
+                "embedding_model": analysis.embedding_model,
                 "words": analysis.words,
                 "wall_time": round(analysis.wall_time, 4),
                 "analysed_at": utcnow(),
@@ -186,6 +207,25 @@ def save_analysis(
             pk="episode_id",
         )
         mark_done(db, episode_id, ANALYSED)
+
+
+def save_embeddings(
+    db: sqlite_utils.Database, episode_id: str, segment_ids: list[int], analysis: Analysis
+) -> None:
+    """The episode's segment vectors, as the analysis computed them (inside the caller's
+    transaction); the vector index follows where sqlite-vec is loaded."""
+    db.execute("delete from segment_embeddings where episode_id = ?", [episode_id])
+    if analysis.vectors is not None and len(segment_ids) == len(analysis.vectors) > 0:
+        db.conn.executemany(
+            "insert into segment_embeddings (segment_id, episode_id, model, vector)"
+            " values (?, ?, ?, ?)",
+            [
+                (segment_id, episode_id, analysis.embedding_model, vectors.encode(vector))
+                for segment_id, vector in zip(segment_ids, analysis.vectors, strict=True)
+            ],
+        )
+    if vectors.usable(db):
+        vectors.apply_queue(db)
 
 
 def sync_segment_themes(db: sqlite_utils.Database, episode_id: str) -> None:

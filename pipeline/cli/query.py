@@ -1,4 +1,5 @@
-"""`themes`, `people`, `search`, `show`, `export` and `serve`: reading what the pipeline found."""
+"""`themes`, `people`, `search`, `similar`, `show`, `export` and `serve`: reading what the
+pipeline found."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class Breakdown(StrEnum):
 class Role(StrEnum):
     host = "host"
     guest = "guest"
+
+
+class Mode(StrEnum):
+    hybrid = "hybrid"
+    keyword = "keyword"
+    semantic = "semantic"
 
 
 @app.command()
@@ -108,7 +115,14 @@ def search_command(
     ctx: typer.Context,
     query: Annotated[
         str | None,
-        typer.Argument(help='Words, "a phrase", prefix*, AND/OR/NOT (FTS5 syntax).'),
+        typer.Argument(help='Words, "a phrase", prefix*, AND/OR/NOT (FTS5 syntax), or a question.'),
+    ] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(
+            help="hybrid: words, meaning and themes fused (the default with the [semantic] "
+            "extra); keyword: words only (the default without it); semantic: meaning only.",
+        ),
     ] = None,
     theme: Annotated[str | None, typer.Option(help="Only segments tagged with this theme.")] = None,
     person: Annotated[str | None, typer.Option(help="Only what this person said.")] = None,
@@ -123,8 +137,10 @@ def search_command(
     confirmed: ConfirmedOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Search every transcript; each hit links to the moment it was said."""
-    from pipeline.query.search import HIGHLIGHT, Filters, search
+    """Search every transcript by words and meaning; each hit says why it was found and
+    links to the moment it was said."""
+    from pipeline.query.hybrid import search
+    from pipeline.query.search import Filters
 
     filters = Filters(
         theme=theme,
@@ -136,7 +152,33 @@ def search_command(
         high_only=high_only,
         confirmed=confirmed,
     )
-    hits = search(ctx.obj.db, query, filters, limit)
+    print_hits(search(ctx.obj.db, query, filters, limit, mode.value if mode else None), as_json)
+
+
+@app.command()
+@handle_errors
+def similar(
+    ctx: typer.Context,
+    segment: Annotated[
+        int, typer.Argument(help="A segment id (search --json, show and Datasette list them).")
+    ],
+    feed: FeedOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many moments.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The moments across all shows closest in meaning to one segment."""
+    from pipeline.query.hybrid import similar as similar_moments
+    from pipeline.query.search import Filters
+
+    filters = Filters(feed=feed, since=since, until=until)
+    print_hits(similar_moments(ctx.obj.db, segment, filters, limit), as_json)
+
+
+def print_hits(hits: list[dict[str, Any]], as_json: bool) -> None:
+    from pipeline.query.search import HIGHLIGHT
+
     if as_json:
         for hit in hits:
             hit["snippet"] = hit["snippet"].replace(HIGHLIGHT[0], "**").replace(HIGHLIGHT[1], "**")
@@ -149,18 +191,32 @@ def search_command(
         out.print(format_hit(hit, HIGHLIGHT))
 
 
+def found_by(hit: dict[str, Any]) -> str:
+    """Why a hit was found: the words, its meaning (cosine), the theme the query names."""
+    reasons = []
+    for reason in hit.get("found_by", []):
+        if reason == "meaning" and hit.get("similarity") is not None:
+            reason = f"meaning {hit['similarity']:.2f}"
+        elif reason == "theme" and hit.get("theme_match"):
+            reason = f"theme {', '.join(hit['theme_match'])}"
+        reasons.append(reason)
+    return ", ".join(reasons)
+
+
 def format_hit(hit: dict[str, Any], marks: tuple[str, str]) -> str:
     snippet = markup_safe(hit["snippet"]).replace(marks[0], "[bold yellow]")
     snippet = snippet.replace(marks[1], "[/]")
     speaker = f" [cyan]{markup_safe(hit['speaker'])}[/]" if hit["speaker"] else ""
     themes = f"\n  [dim]themes: {markup_safe(', '.join(hit['themes']))}[/]" if hit["themes"] else ""
+    why = f"\n  [dim]found by {markup_safe(found_by(hit))}[/]" if hit.get("found_by") else ""
     link = markup_safe(hit["link"] or "")
     # The link target sits inside a tag, where escaping does not reach: brackets,
     # spaces and quotes in it are percent-encoded instead.
     target = quote(printable(hit["link"] or ""), safe="/:?#@!$&'()*+,;=%~-._")
     return (
         f"[bold]{markup_safe(hit['show'] or '')}[/] — {markup_safe(hit['episode'] or '')} "
-        f"({markup_safe(hit['date'])}) [green]{hit['time']}[/]{speaker}\n  {snippet}{themes}\n"
+        f"({markup_safe(hit['date'])}) [green]{hit['time']}[/]{speaker} "
+        f"[dim]#{hit['segment_id']}[/]\n  {snippet}{themes}{why}\n"
         f"  [link={target}]{link}[/link]\n"
     )
 
@@ -190,7 +246,8 @@ def show(
         speaker = f"[cyan]{markup_safe(row['speaker'])}:[/] " if row["speaker"] else ""
         tags = f"  [dim]{{{markup_safe(', '.join(row['themes']))}}}[/]" if row["themes"] else ""
         text = markup_safe(row["text"])
-        out.print(f"[green]{clock(row['start_time'])}[/] {speaker}{text}{tags}", highlight=False)
+        moment = f"[green]{clock(row['start_time'])}[/] [dim]#{row['id']}[/]"
+        out.print(f"{moment} {speaker}{text}{tags}", highlight=False)
 
 
 @app.command()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from sqlite_utils.utils import sqlite3  # the driver store.db connects with
 
 from pipeline.errors import PipelineError
 from pipeline.timecodes import clock
@@ -64,13 +64,24 @@ def search(
     db: sqlite_utils.Database, query: str | None, filters: Filters | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Ranked hits for a query (FTS5 syntax, or plain words if it is not valid FTS5);
-    with no query, every mention of the --theme, newest first."""
+    with no query, every mention of the --theme, newest first. Keyword search alone:
+    pipeline.query.hybrid fuses it with search by meaning."""
     filters = filters or Filters()
     check_theme(db, filters.theme)
     if not query or not query.strip():
         if not filters.theme:
             raise SearchError("Give words to search for, or --theme to list a theme's mentions.")
         return _theme_mentions(db, filters, limit)
+    best, expression = keyword_ranking(db, query, filters, limit)
+    marked = snippets(db, expression, [c["id"] for c in best])
+    return hits(db, [(c["id"], c["score"]) for c in best], marked, filters.codes)
+
+
+def keyword_ranking(
+    db: sqlite_utils.Database, query: str, filters: Filters, limit: int
+) -> tuple[list[dict[str, Any]], str]:
+    """The best ``limit`` matches ({id, score}, best first) and the FTS5 expression
+    that found them (for snippets)."""
     try:
         return _ranked(db, query, filters, limit)
     except sqlite3.OperationalError as exc:
@@ -114,7 +125,7 @@ def fts_query(query: str, theme: str | None) -> str:
     return f"{expression} AND themes : {theme_token(theme)}" if theme else expression
 
 
-def _where(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = False) -> str:
+def where_sql(filters: Filters, params: dict[str, Any], *, theme_in_fts: bool = False) -> str:
     clauses = []
     if filters.theme and (filters.high_only or filters.confirmed or not theme_in_fts):
         high = " and confidence = 'high'" if filters.high_only else ""
@@ -198,15 +209,15 @@ JOINS = """
 
 def _ranked(
     db: sqlite_utils.Database, query: str, filters: Filters, limit: int
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], str]:
     # People's codes are not in the index's themes column: --confirmed filters by a join.
     indexed_theme = None if filters.confirmed else filters.theme
     params: dict[str, Any] = {"query": fts_query(query, indexed_theme), "candidates": CANDIDATES}
-    where = _where(filters, params, theme_in_fts=True)
+    where = where_sql(filters, params, theme_in_fts=True)
     if filters.since or filters.until or filters.feed:
         span = _segment_span(db, filters)
         if span is None:
-            return []
+            return [], params["query"]
         where += " and segments_fts.rowid between :first and :last"
         params.update(first=span[0], last=span[1])
     joins = f"join segments s on s.id = segments_fts.rowid {JOINS}" if where != "1" else ""
@@ -230,21 +241,31 @@ def _ranked(
     )
     if phrase:
         _score_phrases(candidates)
-    best = sorted(candidates, key=lambda c: c["score"])[:limit]
-    if not best:
+    return sorted(candidates, key=lambda c: c["score"])[:limit], params["query"]
+
+
+def hits(
+    db: sqlite_utils.Database,
+    ranked: list[tuple[int, float | None]],
+    snippets: dict[int, str],
+    codes: str = "theme_mentions",
+) -> list[dict[str, Any]]:
+    """Finished hits (show, episode, time, link, themes from ``codes``, snippet) for
+    (segment id, score) pairs, in their order."""
+    if not ranked:
         return []
-    marks = ",".join("?" * len(best))
+    marks = ",".join("?" * len(ranked))
     rows = {
         row["segment_id"]: row
         for row in db.query(
             f"select {HIT_COLUMNS} from segments s {JOINS} where s.id in ({marks})",
-            [c["id"] for c in best],
+            [segment_id for segment_id, _ in ranked],
         )
     }
-    snippets = _snippets(db, params["query"], [c["id"] for c in best])
     return [
-        _finish(db, {"score": c["score"], **rows[c["id"]]}, snippets.get(c["id"]), filters.codes)
-        for c in best
+        _finish(db, {"score": score, **rows[segment_id]}, snippets.get(segment_id), codes)
+        for segment_id, score in ranked
+        if segment_id in rows
     ]
 
 
@@ -258,7 +279,8 @@ def _score_phrases(candidates: list[dict[str, Any]], k1: float = 1.2, b: float =
         candidate["score"] = -tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average))
 
 
-def _snippets(db: sqlite_utils.Database, query: str, ids: list[int]) -> dict[int, str]:
+def snippets(db: sqlite_utils.Database, query: str, ids: list[int]) -> dict[int, str]:
+    """Highlighted snippets of the ``ids`` the FTS5 expression ``query`` matches."""
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
@@ -277,7 +299,7 @@ def _theme_mentions(
     db: sqlite_utils.Database, filters: Filters, limit: int
 ) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"limit": limit}
-    where = _where(filters, params)
+    where = where_sql(filters, params)
     sql = f"""
         select null as score, {HIT_COLUMNS}
         from segments s {JOINS}

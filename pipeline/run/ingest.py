@@ -17,6 +17,7 @@ import sqlite_utils
 import pipeline.net.client as net
 from pipeline.analysis.codebook import load_codebook
 from pipeline.analysis.stage import (
+    embedding_model,
     ensure_themes,
     episode_segments,
     pending_analyses,
@@ -238,7 +239,8 @@ class Writer:
             with worker_pool(DOWNLOADS, "download") as downloads, net.client() as http:
                 for episode in pending_transcriptions(self.db, limit):
                     self._transcribe(episode)
-                for episode in pending_analyses(self.db, self._digest(), limit):
+                model = embedding_model()
+                for episode in pending_analyses(self.db, self._digest(), limit, False, model):
                     self._analyze(episode["id"])
                 for episode in pending_downloads(self.db, limit):
                     future = downloads.submit(

@@ -8,15 +8,16 @@ version i to i + 1, so an older database opens and upgrades in place.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.utils import sqlite3  # the driver sqlite-utils and Datasette use too
 
 from pipeline.errors import PipelineError
+from pipeline.store import vectors
 
 # Episode states, in the order an episode moves through them.
 NEW = "new"
@@ -382,6 +383,31 @@ MIGRATIONS: list[str] = [
         GROUP BY h.segment_id, h.theme_id
         HAVING sum(h.decision = 'rejected') = 0;
     """,
+    # 13: each searchable segment's sentence embedding, as analysis computed it (float32
+    # little-endian), and which model made an episode's vectors. Plain SQL: the file
+    # opens without sqlite-vec. The vec0 index over them (store/vectors.py) is made
+    # where the extension loads; vector_queue lists the segments whose vector changed
+    # since, so any connection with the extension brings the index up to date.
+    """
+    CREATE TABLE segment_embeddings (
+        segment_id INTEGER PRIMARY KEY REFERENCES segments(id) ON DELETE CASCADE,
+        episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX segment_embeddings_episode ON segment_embeddings(episode_id);
+    ALTER TABLE analyses ADD COLUMN embedding_model TEXT;
+    CREATE TABLE vector_queue (segment_id INTEGER PRIMARY KEY);
+    CREATE TRIGGER segment_embeddings_queue_insert AFTER INSERT ON segment_embeddings BEGIN
+        INSERT OR IGNORE INTO vector_queue VALUES (new.segment_id);
+    END;
+    CREATE TRIGGER segment_embeddings_queue_update AFTER UPDATE ON segment_embeddings BEGIN
+        INSERT OR IGNORE INTO vector_queue VALUES (old.segment_id), (new.segment_id);
+    END;
+    CREATE TRIGGER segment_embeddings_queue_delete AFTER DELETE ON segment_embeddings BEGIN
+        INSERT OR IGNORE INTO vector_queue VALUES (old.segment_id);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -397,7 +423,9 @@ def utcnow() -> str:
 
 
 def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (and create or upgrade) the database at ``path``; ":memory:" works too."""
+    """Open (and create or upgrade) the database at ``path``; ":memory:" works too.
+    Where sqlite-vec loads (the [semantic] extra), the vector index is brought up to
+    date too; without it the database opens all the same, for keyword search."""
     memory = str(path) == ":memory:"
     if not memory:
         path = Path(path)
@@ -409,6 +437,21 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         db = sqlite_utils.Database(conn)
         configure(db, wal=not memory)
         ensure_schema(db)
+        if vectors.load(conn):
+            vectors.ensure_vector_index(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"Cannot open database {path}: {exc}.") from exc
+    return db
+
+
+def connect_read_only(path: str | Path) -> sqlite_utils.Database:
+    """The database at ``path`` for reading only (Datasette's search function): no
+    migrations, no index upkeep; sqlite-vec loaded where it is installed."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=30)
+        db = sqlite_utils.Database(conn)
+        _check_version(schema_version(db))
+        vectors.load(conn)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"Cannot open database {path}: {exc}.") from exc
     return db

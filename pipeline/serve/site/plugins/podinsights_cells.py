@@ -1,4 +1,5 @@
-"""Datasette plugin: audio links and search highlights as HTML instead of plain text."""
+"""Datasette plugin: audio links, search highlights and links to similar moments as HTML
+instead of plain text."""
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
@@ -7,7 +8,10 @@ AUDIO_COLUMNS = {"audio", "link", "enclosure_url"}
 
 
 @hookimpl
-def render_cell(value, column):
+def render_cell(value, column, database):
+    if column == "similar" and isinstance(value, int):
+        href = f"/{escape(database)}/similar_moments?segment={value}"
+        return Markup(f'<a class="similar-link" href="{href}">similar moments</a>')
     if not isinstance(value, str):
         return None
     if column in AUDIO_COLUMNS and value.startswith(("/audio/", "http://", "https://")):
