@@ -206,9 +206,7 @@ def similar(
         )
     vector = np.frombuffer(row[0], dtype="<f4")
     near = [n for n in meaning_ranking(db, vector, filters, limit + 1) if n[0] != segment_id]
-    found = keyword.hits(
-        db, [(i, round(1 - d, 4)) for i, d in near[:limit]], {}, filters.codes
-    )
+    found = keyword.hits(db, [(i, round(1 - d, 4)) for i, d in near[:limit]], {}, filters.codes)
     for hit in found:
         hit["found_by"], hit["similarity"], hit["theme_match"] = [MEANING], hit["score"], []
     return found
