@@ -14,6 +14,7 @@ BENCHMARKS = {
     "diarization": "benchmarks.diarization",
     "loops": "benchmarks.loops",
     "compare": "benchmarks.compare",
+    "finetune": "benchmarks.finetune",
 }
 
 
