@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 import pipeline.analysis.semantic as semantic
-from pipeline.analysis.classifier import TRAINING, train_classifier
+from pipeline.analysis.classifier import TRAINING, load_training, train_classifier
 from pipeline.analysis.engine import Analyzer
 from pipeline.analysis.training import load_passages, split
 
@@ -181,8 +181,6 @@ def use_encoder(analyzer: Analyzer, model: Any) -> None:
     analyzer.semantic.model = model
     analyzer.semantic.prototypes = analyzer.semantic.embed(prototype_texts(analyzer))
     dev = split(load_passages(), "dev")
-    from pipeline.analysis.classifier import load_training
-
     classifier = analyzer.classifier
     analyzer.classifier = None  # keyword_themes and embed only while training
     trained = train_classifier(load_training(), analyzer, dev)
