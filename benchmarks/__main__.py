@@ -15,6 +15,7 @@ BENCHMARKS = {
     "loops": "benchmarks.loops",
     "compare": "benchmarks.compare",
     "qdpx": "benchmarks.qdpx",
+    "finetune": "benchmarks.finetune",
 }
 
 

