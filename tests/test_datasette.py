@@ -144,9 +144,38 @@ def test_search_in_a_real_browser(site, tmp_path):
         link = page.locator("a.audio-link").first
         assert "#t=" in (link.get_attribute("href") or "")
         page.screenshot(path=str(shots / "datasette-search.png"), full_page=True)
+        browser.close()
+
+
+MARKS = "g.mark-line path, g.mark-symbol path, g.mark-rect path"  # what vega draws data as
+
+
+def chart_marks(page, chart: str) -> int:
+    card = page.locator(f"#chart-{chart}")
+    card.locator(MARKS).first.wait_for(state="attached", timeout=30000)
+    return card.locator(MARKS).count()
+
+
+def test_every_dashboard_chart_draws_marks_and_the_theme_picker_narrows_it(site):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    shots = ROOT / "tests" / "output"
+    shots.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
         page.goto(f"{site['base']}/-/dashboards/podinsights")
-        page.wait_for_selector("svg, canvas", timeout=20000)
+        assert chart_marks(page, "themes-by-method") >= 20  # a bar per (theme, method)
+        over_time = page.locator("#chart-themes-over-time")
+        assert chart_marks(page, "themes-over-time") >= 6  # six small multiples, one line each
+        panels = over_time.locator("g.mark-line").count()
+        assert panels == 6, "the six most mentioned themes, one panel each"
         page.screenshot(path=str(shots / "datasette-themes-over-time.png"), full_page=True)
+        page.goto(f"{site['base']}/-/dashboards/podinsights?theme=trust")
+        chart_marks(page, "themes-over-time")
+        assert over_time.locator("g.mark-line").count() == 1
+        assert "trust" in over_time.inner_text()
         browser.close()
 
 

@@ -58,8 +58,9 @@ def metadata_for(db_path: Path) -> dict[str, Any]:
         "sql": breakdown_sql("role").strip(),
     }
     for dashboard in document["plugins"]["datasette-dashboards"].values():
-        for chart in dashboard["charts"].values():
-            chart["db"] = name
+        for part in (*dashboard["charts"].values(), *dashboard.get("filters", {}).values()):
+            if "db" in part:
+                part["db"] = name
     return document
 
 
