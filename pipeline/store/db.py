@@ -9,7 +9,6 @@ version i to i + 1, so an older database opens and upgrades in place.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sqlite_utils.utils import sqlite3  # the driver sqlite-utils and Datasette 
 
 from pipeline.errors import PipelineError
 from pipeline.store import vectors
+from pipeline.store.transactions import transaction
 
 # Episode states, in the order an episode moves through them.
 NEW = "new"
@@ -505,19 +505,3 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
     if buffer.strip():
         yield buffer.strip()
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One explicit write transaction: all of it commits or none of it does.
-
-    BEGIN IMMEDIATE takes the write lock up front, so a second writer waits
-    (busy timeout) instead of failing half-way through.
-    """
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from pipeline.store.transactions import transaction
+
 log = logging.getLogger(__name__)
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2; vectors of another size are not indexed
@@ -78,8 +80,6 @@ def encode(vector: np.ndarray) -> bytes:
 def ensure_vector_index(db: sqlite_utils.Database) -> None:
     """Create the index if it is missing (queueing every stored vector) and apply the
     queue. Idempotent; a no-op costs one lookup."""
-    from pipeline.store.db import transaction
-
     if not db[INDEX].exists():
         with transaction(db):
             db.execute(
