@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,18 +34,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def site(demo_db):
+@contextmanager
+def served(db: Path) -> Iterator[str]:
+    """`podinsights serve` on a free loopback port, polled until it answers (never a
+    fixed sleep), stopped on exit; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "--db", str(demo_db), "serve", "--port", str(port)],
+        [sys.executable, "-m", "pipeline", "--db", str(db), "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # poll until it answers; never a fixed sleep
+    deadline = time.monotonic() + 120  # the search plugin loads MiniLM before it answers
+    while True:
         try:
             if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
                 break
@@ -53,9 +58,41 @@ def site(demo_db):
             process.kill()
             pytest.fail(f"datasette did not start: {output[-2000:]}")
         time.sleep(0.2)
-    yield {"base": base, "db": Path(demo_db).stem}
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless system Chromium (no browser download), or the test is skipped."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(demo_db):
+    with served(demo_db) as base:
+        yield {"base": base, "db": Path(demo_db).stem}
 
 
 def get_json(site, path, **params):
@@ -116,23 +153,9 @@ def test_the_site_is_read_only(site):
 
 
 def test_search_in_a_real_browser(site, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     shots = ROOT / "tests" / "output"
     shots.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         page = browser.new_page()
         page.goto(f"{site['base']}/{site['db']}/search_transcripts")
         page.fill("input[name=q]", "followers")
@@ -144,7 +167,6 @@ def test_search_in_a_real_browser(site, tmp_path):
         link = page.locator("a.audio-link").first
         assert "#t=" in (link.get_attribute("href") or "")
         page.screenshot(path=str(shots / "datasette-search.png"), full_page=True)
-        browser.close()
 
 
 MARKS = "g.mark-line path, g.mark-symbol path, g.mark-rect path"  # what vega draws data as
@@ -157,13 +179,9 @@ def chart_marks(page, chart: str) -> int:
 
 
 def test_every_dashboard_chart_draws_marks_and_the_theme_picker_narrows_it(site):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     shots = ROOT / "tests" / "output"
     shots.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as browser:
         page = browser.new_page()
         page.goto(f"{site['base']}/-/dashboards/podinsights")
         assert chart_marks(page, "themes-by-method") >= 20  # a bar per (theme, method)
@@ -176,7 +194,6 @@ def test_every_dashboard_chart_draws_marks_and_the_theme_picker_narrows_it(site)
         chart_marks(page, "themes-over-time")
         assert over_time.locator("g.mark-line").count() == 1
         assert "trust" in over_time.inner_text()
-        browser.close()
 
 
 def cli_search(demo_db, query):
@@ -201,14 +218,8 @@ def test_hybrid_search_and_similar_moments_in_a_real_browser(site, demo_db):
 
     if not vectors.available():
         pytest.skip("search by meaning needs sqlite-vec and an extension-loading driver")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     query = "leaders who put their people first"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
+    with chromium() as browser:
         page = browser.new_page()
         page.goto(f"{site['base']}/{site['db']}/hybrid_search")
         page.fill("input[name=q]", query)
@@ -224,4 +235,3 @@ def test_hybrid_search_and_similar_moments_in_a_real_browser(site, demo_db):
         links.first.click()
         page.wait_for_selector("table.rows-and-columns tbody tr")
         assert "similar_moments" in page.url and page.locator("tbody tr").count() == 20
-        browser.close()

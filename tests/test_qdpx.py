@@ -4,7 +4,6 @@ reader (pyrefiqda); codebooks imported from other tools."""
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ from pipeline.review.codings import Coding, save_codings
 from pipeline.store.db import connect
 from pipeline.timecodes import clock
 
-from .test_review import copy_db, corpus, script_coder
+from .test_review import corpus, demo_with_script_coder
 
 SCHEMAS = Path(__file__).parent / "refiqda"
 
@@ -91,15 +90,8 @@ def expected_codings(path: Path) -> list[dict]:
 def test_the_demo_project_is_schema_valid_and_every_coding_selects_its_segment(
     demo_db, tmp_path, runner
 ):
-    path = copy_db(demo_db, tmp_path / "demo.db")
-    rows, _ = script_coder(path)
-    codes = tmp_path / "script.jsonl"
-    codes.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path, _ = demo_with_script_coder(demo_db, tmp_path, runner)
     cli = ["--db", str(path)]
-    assert (
-        runner.invoke(app, [*cli, "review", "import", str(codes), "--coder", "script"]).exit_code
-        == 0
-    )
     out = tmp_path / "demo.qdpx"
     result = runner.invoke(app, [*cli, "export", "--format", "qdpx", str(out)])
     assert result.exit_code == 0, result.stderr

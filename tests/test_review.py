@@ -255,18 +255,25 @@ def script_coder(db_path: Path) -> tuple[list[dict], dict]:
     return rows, truth
 
 
-def test_a_second_coder_from_the_demo_scripts_gets_the_kappa_computed_by_hand(
-    demo_db, tmp_path, runner
-):
+def demo_with_script_coder(demo_db, tmp_path, runner):
+    """A copy of the demo database with the scripts' labels imported as coder "script";
+    (its path, the labels by segment)."""
     path = copy_db(demo_db, tmp_path / "demo.db")
     rows, truth = script_coder(path)
     codes = tmp_path / "script.jsonl"
     codes.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cli = ["--db", str(path)]
-    assert (
-        runner.invoke(app, [*cli, "review", "import", str(codes), "--coder", "script"]).exit_code
-        == 0
+    result = runner.invoke(
+        app, ["--db", str(path), "review", "import", str(codes), "--coder", "script"]
     )
+    assert result.exit_code == 0, result.stderr
+    return path, truth
+
+
+def test_a_second_coder_from_the_demo_scripts_gets_the_kappa_computed_by_hand(
+    demo_db, tmp_path, runner
+):
+    path, truth = demo_with_script_coder(demo_db, tmp_path, runner)
+    cli = ["--db", str(path)]
     result = runner.invoke(
         app,
         [

@@ -4,9 +4,6 @@ codes (a real Datasette on a free port), training passages from reviews."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -18,7 +15,7 @@ from pipeline.store.db import connect
 
 from .conftest import ROOT
 from .test_classify import needs_semantic
-from .test_datasette import free_port
+from .test_datasette import served
 from .test_review import corpus
 
 
@@ -85,28 +82,8 @@ def test_train_classifier_with_reviews_needs_reviews(runner, tmp_path):
 
 @pytest.fixture
 def site(reviewed):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "--db", str(reviewed), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # poll until it answers
-        try:
-            if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("datasette did not start")
-        time.sleep(0.2)
-    yield f"{base}/{reviewed.stem}"
-    process.terminate()
-    process.wait(timeout=10)
+    with served(reviewed) as base:
+        yield f"{base}/{reviewed.stem}"
 
 
 def test_datasette_shows_review_status_and_disputed_codes(site):
