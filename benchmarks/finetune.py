@@ -175,10 +175,17 @@ def dev_figures(analyzer: Analyzer) -> dict[str, Any]:
     }
 
 
+class Encoder(semantic.Embedder):
+    """An embedder around a given (fine-tuned) SentenceTransformer."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.name = model, f"{semantic.MODEL_NAME} fine-tuned"
+
+
 def use_encoder(analyzer: Analyzer, model: Any) -> None:
     """Put a (fine-tuned) encoder into the analyzer and retrain its classifier over it."""
     assert analyzer.semantic is not None
-    analyzer.semantic.model = model
+    analyzer.semantic.embedder = Encoder(model)  # its own: the shared embedder stays frozen
     analyzer.semantic.prototypes = analyzer.semantic.embed(prototype_texts(analyzer))
     dev = split(load_passages(), "dev")
     classifier = analyzer.classifier
