@@ -92,3 +92,17 @@ def test_the_wheel_finds_its_datasette_files_in_the_installed_package(installed,
     metadata, plugins = _run(sys.executable, "-c", probe, cwd=tmp_path, env=env).splitlines()
     assert metadata.startswith(str(site)) and metadata.endswith("metadata.yml True")
     assert "podinsights_cells.py" in plugins  # the cell-rendering plugin is package data
+
+
+def test_the_wheel_asks_for_calibration_passages_it_does_not_ship(installed, tmp_path):
+    _, env = installed
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "train-classifier", "--output", str(tmp_path / "c.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert "--calibration FILE" in done.stderr and "Traceback" not in done.stderr

@@ -49,7 +49,12 @@ def retrain(
     rows = load_training(training) + [
         {"text": r["text"], "themes": [t for t in r["themes"] if t in known]} for r in extra or []
     ]
-    passages = load_passages(calibration) if calibration else split(load_passages(), "dev")
+    if calibration is None and not PASSAGES.exists():  # an installed package, not a checkout
+        raise ClassifierError(
+            "The labelled passages that set the threshold ship only in a checkout"
+            f" ({PASSAGES.name}); give your own with --calibration FILE."
+        )
+    passages = load_passages(calibration) if calibration else split(load_passages(PASSAGES), "dev")
     analyzer = Analyzer(replace(codebook, classifier=None), use_semantic=True)
     classifier = train_classifier(rows, analyzer, passages)
     save_classifier(classifier, target)
