@@ -21,7 +21,7 @@ from pipeline.report.data import Period, ReportRequest, chance, changes
 
 from .conftest import ROOT
 from .feedgen import rss
-from .test_datasette import CHROMIUM
+from .test_datasette import chromium
 
 # --- a corpus by hand --------------------------------------------------------------
 
@@ -334,16 +334,8 @@ def pages(demo_db, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser, path: Path, width: int = 1000):
