@@ -193,6 +193,8 @@ def test_search_followership_shows_every_followership_moment_and_why(runner, dem
     assert len(keyword_only) < len(moments) <= len(hits)
     assert moments <= {h["segment_id"] for h in hits[: len(moments)]}  # they come first
     assert all("theme" in h["found_by"] for h in hits if h["segment_id"] in moments)
+    # Needs only one segment where Whisper wrote the word itself: the scripts say it in
+    # several, the vocabulary tells Whisper the term, and this machine hears it in two.
     assert any({"words", "meaning", "theme"} <= set(h["found_by"]) for h in hits)
     text = runner.invoke(app, ["--db", str(demo_db), "search", "followership"]).stdout
     assert "found by words, meaning 0." in text and "theme followership" in text
