@@ -16,7 +16,7 @@ from pipeline.analysis.stage import pending_analyses, save_embeddings
 from pipeline.cli import app
 from pipeline.query import hybrid
 from pipeline.query.search import Filters, search
-from pipeline.store import vectors
+from pipeline.store import partitions, vectors
 
 needs_vec = pytest.mark.skipif(
     not vectors.available(), reason="sqlite-vec or an extension-loading driver is missing"
@@ -30,7 +30,11 @@ def unit(vector: np.ndarray) -> np.ndarray:
 
 
 def corpus(
-    db: sqlite_utils.Database, per_feed: int = 40, seed: int = 3, topics: int = 0
+    db: sqlite_utils.Database,
+    per_feed: int = 40,
+    seed: int = 3,
+    topics: int = 0,
+    feeds: tuple[int, ...] = (1, 2),
 ) -> dict[int, np.ndarray]:
     """Two shows, one episode each, ``per_feed`` segments with random unit vectors:
     feed 1's are all close to +axis0, feed 2's to -axis0; with ``topics``, each
@@ -38,7 +42,7 @@ def corpus(
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((max(topics, 1), vectors.DIMENSIONS)) * 0.08
     stored = {}
-    for feed in (1, 2):
+    for feed in feeds:
         db["feeds"].insert({"id": feed, "url": f"http://x/{feed}", "title": f"Show {feed}"})
         episode = f"e{feed}"
         db["episodes"].insert(
@@ -84,6 +88,27 @@ def test_vectors_saved_by_analysis_are_indexed_and_follow_deleted_segments(db):
     vectors.ensure_vector_index(db)
     assert db.execute("select count(*) from segment_vectors").fetchone()[0] == 40
     assert db.execute("select count(*) from vector_queue").fetchone()[0] == 0
+
+
+@needs_vec
+def test_partitions_are_trained_again_when_the_vectors_outgrow_them(db):
+    corpus(db, per_feed=20)  # trained on show 1's 20 vectors; 40 are not yet 4 x 4^2
+    assert db[vectors.CENTROIDS].count == partitions.partition_count(20) == 4
+    corpus(db, per_feed=400, feeds=(3,))  # a third show
+    assert db[vectors.CENTROIDS].count == partitions.partition_count(440) == 21
+    assert db.execute("select count(*) from segment_vectors").fetchone()[0] == 440
+
+
+def test_k_means_puts_each_vector_in_its_nearest_partition_the_same_way_every_time():
+    rng = np.random.default_rng(5)
+    centres = unit(rng.standard_normal((4, vectors.DIMENSIONS)))
+    sample = unit(np.repeat(centres, 50, axis=0) + rng.standard_normal((200, 384)) * 0.02)
+    centroids = partitions.train(sample, 4)
+    labels = partitions.assign(sample, centroids)
+    assert len(set(labels[i * 50] for i in range(4))) == 4  # the four groups kept apart
+    assert all(len(set(labels[i * 50 : (i + 1) * 50])) == 1 for i in range(4))
+    assert np.allclose(np.linalg.norm(centroids, axis=1), 1, atol=1e-5)
+    assert np.array_equal(centroids, partitions.train(sample, 4))
 
 
 @needs_vec

@@ -7,33 +7,36 @@ the file unopenable without it. Triggers on the plain table list changed segment
 ``vector_queue`` (they need no extension), and the next connection with the extension
 applies them, so a writer without sqlite-vec never leaves the index wrong for long.
 
-The index holds each vector quantised to one bit per dimension (48 bytes instead of
-1,536): the nearest candidates by Hamming distance are re-scored with the float
-vectors. Ranking k candidates costs sqlite-vec k passes over every chunk, so the
-candidates are gathered in two cheaper passes: the Hamming radius of the nearest few in
-one of SAMPLES partitions, then every vector within that radius (docs/benchmarks.md).
+The index is partitioned (store/partitions.py: k-means, sqrt(N) partitions) and holds
+each vector as int8 (384 bytes instead of 1,536): a search scans the partitions nearest
+the query, ranks each one's vectors in int8, and re-scores the best candidates with the
+float vectors. Partitions are trained again when the vectors have grown fourfold since.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 from typing import Any
 
 import numpy as np
 import sqlite_utils
 
+from pipeline.store import partitions
 from pipeline.store.transactions import transaction
 
 log = logging.getLogger(__name__)
 
 DIMENSIONS = 384  # all-MiniLM-L6-v2; vectors of another size are not indexed
 INDEX = "segment_vectors"
-SAMPLES = 8  # partitions by segment id: one of them estimates the candidates' radius
-COARSE = 200  # Hamming candidates re-scored with float vectors (recall: docs/benchmarks.md)
+CENTROIDS = "segment_vector_centroids"  # plain table: partition, centroid (float32)
+PROBE_SHARE = 0.04  # of partitions scanned (recall against exact: docs/benchmarks.md)
+COARSE = 200  # int8 candidates re-scored with float vectors (at least 4 x the limit)
+GROWTH = 4  # train again once the vectors outnumber GROWTH x partitions^2 (4x since)
+INT8_RANGE = 0.35  # |component| mapped to 127: MiniLM's unit vectors stay below 0.31
 MAX_K = 4096  # sqlite-vec's largest k
 EXACT_BELOW = 10_000  # fewer vectors than this are all scored exactly (3.6 µs each)
+BATCH = 20_000  # vectors read, assigned and indexed at a time
 
 
 def available() -> bool:
@@ -69,45 +72,113 @@ def loaded(db: sqlite_utils.Database) -> bool:
 
 
 def usable(db: sqlite_utils.Database) -> bool:
-    """Vector search can run here: the extension is loaded and the index exists."""
-    return loaded(db) and db[INDEX].exists()
+    """Vector search can run here: the extension is loaded and the index exists (in
+    this version's form: an older index is rebuilt by the next writer)."""
+    return loaded(db) and db[INDEX].exists() and db[CENTROIDS].exists()
 
 
 def encode(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
+def decode(blobs: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), DIMENSIONS)
+
+
+def quantize(vector: np.ndarray) -> bytes:
+    """int8 components: INT8_RANGE maps to 127 (the rare larger component is clipped)."""
+    scaled = np.round(np.asarray(vector, dtype=np.float32) * (127 / INT8_RANGE))
+    return np.clip(scaled, -127, 127).astype(np.int8).tobytes()
+
+
 def ensure_vector_index(db: sqlite_utils.Database) -> None:
-    """Create the index if it is missing (queueing every stored vector) and apply the
-    queue. Idempotent; a no-op costs one lookup."""
-    if not db[INDEX].exists():
+    """Create the index if it is missing, train its partitions again if the vectors
+    outgrew them, and apply the queue. Idempotent; a no-op costs two counts."""
+    if _needs_training(db):
         with transaction(db):
-            db.execute(
-                f"create virtual table if not exists {INDEX} using vec0("
-                f"sample integer partition key, embedding bit[{DIMENSIONS}])"
-            )
-            db.execute(
-                "insert or ignore into vector_queue select segment_id from segment_embeddings"
-            )
-    if db.execute("select 1 from vector_queue limit 1").fetchone():
+            rebuild(db)
+    elif db.execute("select 1 from vector_queue limit 1").fetchone():
         with transaction(db):
             apply_queue(db)
 
 
-def apply_queue(db: sqlite_utils.Database, fresh: bool = False) -> None:
+def _needs_training(db: sqlite_utils.Database) -> bool:
+    if not (db[INDEX].exists() and db[CENTROIDS].exists()):
+        return True
+    partitions = db.execute(f"select count(*) from {CENTROIDS}").fetchone()[0]
+    stored = db.execute("select count(*) from segment_embeddings").fetchone()[0]
+    return stored > GROWTH * max(partitions, 1) ** 2 or (stored > 0 and partitions == 0)
+
+
+def rebuild(db: sqlite_utils.Database) -> None:
+    """Train partitions on the stored vectors and index every one (inside the caller's
+    transaction)."""
+    stored = db.execute(
+        f"select count(*) from segment_embeddings where length(vector) = {DIMENSIONS * 4}"
+    ).fetchone()[0]
+    count = partitions.partition_count(stored)
+    step = max(1, stored // (count * partitions.SAMPLE_PER_CENTROID))
+    sample = decode([row[0] for row in db.execute(_vectors_sql(f"rowid % {step} = 0"))])
+    centroids = partitions.train(sample, count) if len(sample) else np.zeros((0, DIMENSIONS))
+    db.execute(f"drop table if exists {INDEX}")
+    db.execute(f"drop table if exists {CENTROIDS}")
+    db.execute(
+        f"create virtual table {INDEX} using vec0("
+        f"partition integer partition key, embedding int8[{DIMENSIONS}])"
+    )
+    db.execute(f"create table {CENTROIDS} (partition integer primary key, centroid blob)")
+    db.conn.executemany(
+        f"insert into {CENTROIDS} values (?, ?)", [(i, encode(c)) for i, c in enumerate(centroids)]
+    )
+    _index(db, db.execute(_vectors_sql("1", ids=True)), centroids)
+    db.execute("delete from vector_queue")
+    log.info("vector index: %d vectors in %d partitions", stored, len(centroids))
+
+
+def _vectors_sql(where: str, ids: bool = False) -> str:
+    columns = "segment_id, vector" if ids else "vector"
+    return (
+        f"select {columns} from segment_embeddings"
+        f" where length(vector) = {DIMENSIONS * 4} and {where}"
+    )
+
+
+def _index(db: sqlite_utils.Database, rows: Any, centroids: np.ndarray) -> None:
+    """Add (segment id, float blob) rows to the index, each in its nearest partition."""
+    while batch := rows.fetchmany(BATCH):
+        found = decode([vector for _, vector in batch])
+        labels = partitions.assign(found, centroids) if len(centroids) else [0] * len(batch)
+        db.conn.executemany(
+            f"insert into {INDEX} (rowid, partition, embedding) values (?, ?, vec_int8(?))",
+            [
+                (segment_id, int(label), quantize(vector))
+                for (segment_id, _), label, vector in zip(batch, labels, found, strict=True)
+            ],
+        )
+
+
+def apply_queue(db: sqlite_utils.Database) -> None:
     """Bring the index in line with segment_embeddings for every queued segment (inside
-    the caller's transaction); ``fresh``: the index is new, nothing to delete."""
-    queued = [] if fresh else [row[0] for row in db.execute("select segment_id from vector_queue")]
+    the caller's transaction)."""
+    if _needs_training(db):
+        rebuild(db)
+        return
+    queued = [row[0] for row in db.execute("select segment_id from vector_queue")]
     for segment_id in queued:
         db.execute(f"delete from {INDEX} where rowid = ?", [segment_id])
-    db.execute(
-        f"""insert into {INDEX} (rowid, sample, embedding)
-        select e.segment_id, e.segment_id % {SAMPLES}, vec_quantize_binary(e.vector)
-        from vector_queue q join segment_embeddings e on e.segment_id = q.segment_id
-        where length(e.vector) = {DIMENSIONS * 4}"""
+    rows = db.conn.execute(
+        "select e.segment_id, e.vector from vector_queue q"
+        " join segment_embeddings e on e.segment_id = q.segment_id"
+        f" where length(e.vector) = {DIMENSIONS * 4}"
     )
+    _index(db, rows, _centroids(db))
     db.execute("delete from vector_queue")
     log.debug("vector index: %d segments updated", len(queued))
+
+
+def _centroids(db: sqlite_utils.Database) -> np.ndarray:
+    blobs = [row[0] for row in db.execute(f"select centroid from {CENTROIDS} order by partition")]
+    return decode(blobs) if blobs else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
 
 def nearest(
@@ -123,55 +194,70 @@ def nearest(
     among those ``where`` keeps (SQL over ``segments s`` and ``joins``), closest first.
 
     The filter is part of the search, never applied to a cut list: a filter keeping
-    few segments scores them all exactly, a wider one restricts the index scan."""
+    few segments scores them all exactly; a wider one is applied to every candidate of
+    the partitions scanned, which are read deeper until enough of them pass it."""
     params = {**(params or {}), "query": encode(query), "model": model}
     kept = f"select s.id from segments s {joins} where {where}" if where != "1" else None
     scope = kept or "select segment_id from segment_embeddings"
     count = db.execute(f"select count(*) from ({scope} limit {EXACT_BELOW})", params).fetchone()
     if count[0] < EXACT_BELOW:
         return _rescored(db, scope, params, limit)
-    candidates = _candidates(db, params, max(COARSE, limit * 4), kept)
-    if not candidates:
-        return []
-    marks = ",".join(str(int(c)) for c in candidates)
-    return _rescored(db, marks, params, limit)
+    order = partitions.nearest_partitions(query, _centroids(db))
+    probes, depth = partitions.probes(len(order), PROBE_SHARE), limit
+    while True:
+        candidates, full = _candidates(db, quantize(query), order[:probes], depth)
+        if kept is None:
+            candidates = candidates[: max(COARSE, limit * 4)]
+        marks = ",".join(str(c) for c in candidates)
+        found = _rescored(db, marks, params, limit, joins, where)
+        if len(found) >= limit:
+            return found
+        if full and depth < MAX_K:  # the filter left too few: read the partitions deeper
+            depth = min(MAX_K, depth * 4)
+        elif probes < len(order):  # and then more partitions
+            probes = min(len(order), probes * 4)
+        else:
+            return found
 
 
 def _candidates(
-    db: sqlite_utils.Database, params: dict[str, Any], wanted: int, kept: str | None
-) -> list[int]:
-    """Segment ids within the Hamming radius that holds about ``wanted`` vectors."""
-    restrict = f" and rowid in ({kept})" if kept else ""
-    knn = f"embedding match vec_quantize_binary(:query){restrict}"
-    per_sample = min(MAX_K, math.ceil(wanted / SAMPLES))
-    nearest_in_sample = db.execute(
-        f"select distance from {INDEX} where {knn} and k = {per_sample} and sample = 0", params
-    ).fetchall()
-    radius = max((row[0] for row in nearest_in_sample), default=None)
-    if radius is None:  # the first partition has none of the kept segments
-        rows = db.execute(f"select rowid from {INDEX} where {knn} and k = {wanted}", params)
-        return [row[0] for row in rows]
-    rows = db.execute(
-        f"select rowid from {INDEX} where {knn} and k = {MAX_K} and distance <= :radius",
-        {**params, "radius": radius},
-    )
-    return [row[0] for row in rows]
+    db: sqlite_utils.Database, query: bytes, probed: list[int], depth: int
+) -> tuple[list[int], bool]:
+    """Segment ids of the ``depth`` nearest in each partition ``probed``, nearest first
+    (by int8 distance), and whether a partition had more; one query per partition
+    (sqlite-vec scans a list of them slower)."""
+    found: list[tuple[float, int]] = []
+    full = False
+    for partition in probed:
+        rows = db.execute(
+            f"select distance, rowid from {INDEX} where embedding match vec_int8(:query)"
+            f" and k = {depth} and partition = :partition",
+            {"query": query, "partition": partition},
+        ).fetchall()
+        full = full or len(rows) == depth
+        found += rows
+    return [rowid for _, rowid in sorted(found)], full
 
 
 def _rescored(
-    db: sqlite_utils.Database, ids: str, params: dict[str, Any], limit: int
+    db: sqlite_utils.Database,
+    ids: str,
+    params: dict[str, Any],
+    limit: int,
+    joins: str = "",
+    where: str = "1",
 ) -> list[tuple[int, float]]:
     """The float cosine distance of the segments ``ids`` (a list or a subquery) that
-    are still searchable (a segment flagged since it was embedded is left out)."""
+    ``where`` keeps and are still searchable (one flagged since it was embedded is not)."""
     from pipeline.transcribe.guard import SEARCHABLE
 
     searchable = ",".join(f"'{q}'" for q in SEARCHABLE)
     rows = db.execute(
-        f"""select e.segment_id, vec_distance_cosine(e.vector, :query) as distance
-        from segment_embeddings e join segments s on s.id = e.segment_id
-        where e.segment_id in ({ids}) and e.model = :model
-          and length(e.vector) = {DIMENSIONS * 4} and s.quality in ({searchable})
-        order by distance, e.segment_id limit {int(limit)}""",
+        f"""select v.segment_id, vec_distance_cosine(v.vector, :query) as distance
+        from segment_embeddings v join segments s on s.id = v.segment_id {joins}
+        where v.segment_id in ({ids}) and v.model = :model and ({where})
+          and length(v.vector) = {DIMENSIONS * 4} and s.quality in ({searchable})
+        order by distance, v.segment_id limit {int(limit)}""",
         params,
     )
     return [(row[0], float(row[1])) for row in rows]
