@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-PER_PARTITION = 1000  # vectors a partition holds on average: sqrt(N) partitions at 1M
 SAMPLE_PER_CENTROID = 64  # training sample size per centroid (k-means needs no more)
 ROUNDS = 10
 SEED = 13

@@ -92,9 +92,9 @@ def quantize(vector: np.ndarray) -> bytes:
 
 
 def ensure_vector_index(db: sqlite_utils.Database) -> None:
-    """Create the index if it is missing, train its partitions again if the vectors
-    outgrew them, and apply the queue. Idempotent; a no-op costs two counts."""
-    if _needs_training(db):
+    """Create the index if it is missing and apply the queue. Idempotent; a no-op
+    costs two lookups (this runs on every connection)."""
+    if not (db[INDEX].exists() and db[CENTROIDS].exists()):
         with transaction(db):
             rebuild(db)
     elif db.execute("select 1 from vector_queue limit 1").fetchone():
@@ -102,12 +102,13 @@ def ensure_vector_index(db: sqlite_utils.Database) -> None:
             apply_queue(db)
 
 
-def _needs_training(db: sqlite_utils.Database) -> bool:
-    if not (db[INDEX].exists() and db[CENTROIDS].exists()):
-        return True
+def _outgrown(db: sqlite_utils.Database) -> bool:
+    """The index holds more than GROWTH x partitions^2 vectors. Counts the vectors
+    indexed (vec0's rowid table), not those stored: vectors of another size are never
+    indexed, so counting them would train again on every write."""
     partitions = db.execute(f"select count(*) from {CENTROIDS}").fetchone()[0]
-    stored = db.execute("select count(*) from segment_embeddings").fetchone()[0]
-    return stored > GROWTH * max(partitions, 1) ** 2 or (stored > 0 and partitions == 0)
+    indexed = db.execute(f"select count(*) from {INDEX}_rowids").fetchone()[0]
+    return bool(indexed > GROWTH * max(partitions, 1) ** 2)
 
 
 def rebuild(db: sqlite_utils.Database) -> None:
@@ -159,10 +160,7 @@ def _index(db: sqlite_utils.Database, rows: Any, centroids: np.ndarray) -> None:
 
 def apply_queue(db: sqlite_utils.Database) -> None:
     """Bring the index in line with segment_embeddings for every queued segment (inside
-    the caller's transaction)."""
-    if _needs_training(db):
-        rebuild(db)
-        return
+    the caller's transaction), and train the partitions again if the vectors outgrew them."""
     queued = [row[0] for row in db.execute("select segment_id from vector_queue")]
     for segment_id in queued:
         db.execute(f"delete from {INDEX} where rowid = ?", [segment_id])
@@ -174,6 +172,8 @@ def apply_queue(db: sqlite_utils.Database) -> None:
     _index(db, rows, _centroids(db))
     db.execute("delete from vector_queue")
     log.debug("vector index: %d segments updated", len(queued))
+    if _outgrown(db):
+        rebuild(db)
 
 
 def _centroids(db: sqlite_utils.Database) -> np.ndarray:
