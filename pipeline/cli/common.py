@@ -99,6 +99,14 @@ RecoverOption = Annotated[
         "--recover/--no-recover", help="Transcribe again what Whisper looped on or skipped."
     ),
 ]
+RecoverModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--recover-model",
+        help="Model for that second pass: 'auto' (base after tiny, when installed),"
+        " a model name or folder; '' for the --model itself.",
+    ),
+]
 
 
 @dataclass
