@@ -154,17 +154,11 @@ def test_recovered_segments_are_stored_and_marked(degraded, tmp_path):
     assert "recovery" in json.loads(options_json)
 
 
-def test_auto_takes_the_packaged_base_model_after_tiny_and_a_name_is_taken_as_given():
+def test_the_recovery_model_is_the_first_pass_model_unless_one_is_named():
     from pipeline.transcribe.engines import recover_model_for
-    from pipeline.transcribe.weights import installed_models
 
     assert recover_model_for("tiny.en", None) == "tiny.en"
     assert recover_model_for("tiny.en", "base") == "base"
-    assert recover_model_for("base", "auto") == "base"
-    assert recover_model_for("small", "auto") == "small"
-    assert recover_model_for("tiny.en", "auto") == (
-        "base" if "base" in installed_models() else "tiny.en"
-    )
 
 
 def test_the_recovery_model_decodes_the_stretches_and_is_recorded(degraded, tmp_path):

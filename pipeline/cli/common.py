@@ -103,8 +103,7 @@ RecoverModelOption = Annotated[
     str | None,
     typer.Option(
         "--recover-model",
-        help="Model for that second pass: 'auto' (base after tiny, when installed),"
-        " a model name or folder; '' for the --model itself.",
+        help="Model for that second pass (a name or folder); default: --model's own.",
     ),
 ]
 

@@ -33,8 +33,8 @@ from pipeline.cli.common import (
 )
 from pipeline.errors import PipelineError
 from pipeline.run.ingest import LOCAL_WORKERS, PipelineSettings, run_ingest, run_log
-from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions, check_recover_model
-from pipeline.transcribe.weights import DEFAULT_MODEL
+from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions
+from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 
 
 @app.command()
@@ -77,7 +77,7 @@ def ingest(
         options=AsrOptions(
             vocabulary=vocabulary,
             recover=recover,
-            recover_model=check_recover_model(recover_model or None),
+            recover_model=check_model_name(recover_model or None),
         ),
         codebook=codebook,
         scheduler=scheduler,

@@ -36,8 +36,8 @@ from pipeline.cli.common import (
 from pipeline.errors import PipelineError
 from pipeline.text import markup_safe
 from pipeline.timecodes import clock
-from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions, check_recover_model, load_engine
-from pipeline.transcribe.weights import DEFAULT_MODEL
+from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions, load_engine
+from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 
 
 class RtfProgress(BarProgress):
@@ -81,7 +81,7 @@ def transcribe(
         vad=vad,
         vocabulary=vocabulary,
         recover=recover,
-        recover_model=check_recover_model(recover_model or None),
+        recover_model=check_model_name(recover_model or None),
     )
     failures = done = 0
     with (
@@ -162,7 +162,7 @@ def transcribe_file_command(
         vad=vad,
         vocabulary=vocabulary,
         recover=recover,
-        recover_model=check_recover_model(recover_model or None),
+        recover_model=check_model_name(recover_model or None),
     )
     words = unique([*(term or []), *(transcription_terms(codebook) if vocabulary else [])])
     asr = load_engine(engine, model, state.data_dir / "models", options)
