@@ -207,3 +207,15 @@ def test_the_cli_takes_the_recovery_model_to_the_engine(runner, tmp_path):
     assert "(faster-whisper tiny.en, loops decoded again by base)" in result.output
     result = runner.invoke(app, [*args, "--recover-model", ""])
     assert result.exit_code == 0 and "(faster-whisper tiny.en)" in result.output
+
+
+def test_the_second_pass_decodes_the_same_audio_the_same_way(degraded, tmp_path):
+    """Its hotter retries are random samples, seeded: two runs, one transcript."""
+    texts = []
+    for _ in range(2):
+        options = AsrOptions()
+        engine = load_engine("faster-whisper", "tiny.en", tmp_path / "models", options)
+        transcript = transcribe_file(degraded[0], engine, options)
+        texts.append([(s.text, s.quality, s.recovered) for s in transcript.segments])
+    assert any(recovered for _, _, recovered in texts[0])
+    assert texts[0] == texts[1]
