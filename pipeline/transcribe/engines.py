@@ -40,7 +40,8 @@ LOOP_BREAKING = {
 }
 # The hotter samples are random: seeded, a stretch gets the same second decoding run to
 # run (unseeded, the loops benchmark's share recovered moved from 0.40 to 0.70 between
-# two runs of the same audio).
+# two runs of the same audio). The seed is the process's: two workers sampling at the
+# same moment can still disturb each other's draws.
 RECOVER_SEED = 0
 
 
