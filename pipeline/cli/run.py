@@ -17,6 +17,7 @@ from pipeline.cli.common import (
     EngineOption,
     JsonOption,
     ModelOption,
+    RecoverModelOption,
     RecoverOption,
     State,
     VocabularyOption,
@@ -33,7 +34,7 @@ from pipeline.cli.common import (
 from pipeline.errors import PipelineError
 from pipeline.run.ingest import LOCAL_WORKERS, PipelineSettings, run_ingest, run_log
 from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions
-from pipeline.transcribe.weights import DEFAULT_MODEL
+from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 
 
 @app.command()
@@ -59,6 +60,7 @@ def ingest(
     codebook: CodebookOption = None,
     vocabulary: VocabularyOption = True,
     recover: RecoverOption = True,
+    recover_model: RecoverModelOption = AsrOptions.recover_model,
     report: Annotated[
         bool,
         typer.Option(
@@ -72,7 +74,11 @@ def ingest(
     settings = PipelineSettings(
         engine=engine,
         model=model,
-        options=AsrOptions(vocabulary=vocabulary, recover=recover),
+        options=AsrOptions(
+            vocabulary=vocabulary,
+            recover=recover,
+            recover_model=check_model_name(recover_model or None),
+        ),
         codebook=codebook,
         scheduler=scheduler,
         workers=workers,

@@ -18,6 +18,7 @@ from pipeline.cli.common import (
     EngineOption,
     JsonOption,
     ModelOption,
+    RecoverModelOption,
     RecoverOption,
     State,
     VadOption,
@@ -36,7 +37,7 @@ from pipeline.errors import PipelineError
 from pipeline.text import markup_safe
 from pipeline.timecodes import clock
 from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions, load_engine
-from pipeline.transcribe.weights import DEFAULT_MODEL
+from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
 
 
 class RtfProgress(BarProgress):
@@ -68,13 +69,20 @@ def transcribe(
     vad: VadOption = True,
     vocabulary: VocabularyOption = True,
     recover: RecoverOption = True,
+    recover_model: RecoverModelOption = AsrOptions.recover_model,
     codebook: CodebookOption = None,
 ) -> None:
     """Transcribe downloaded episodes (the publisher's transcript first, else Whisper)."""
     from pipeline.transcribe.stage import transcribe_episodes
 
     state: State = ctx.obj
-    options = AsrOptions(beam_size=beam_size, vad=vad, vocabulary=vocabulary, recover=recover)
+    options = AsrOptions(
+        beam_size=beam_size,
+        vad=vad,
+        vocabulary=vocabulary,
+        recover=recover,
+        recover_model=check_model_name(recover_model or None),
+    )
     failures = done = 0
     with (
         writer(state, "transcribe"),
@@ -139,6 +147,7 @@ def transcribe_file_command(
         typer.Option("--term", help="A name or term to expect (repeatable), first in line."),
     ] = None,
     recover: RecoverOption = True,
+    recover_model: RecoverModelOption = AsrOptions.recover_model,
     codebook: CodebookOption = None,
 ) -> None:
     """Transcribe one file and print its segments (nothing is stored)."""
@@ -148,7 +157,13 @@ def transcribe_file_command(
     state: State = ctx.obj
     if not audio.is_file():
         raise PipelineError(f"No audio file at {audio}.")
-    options = AsrOptions(beam_size=beam_size, vad=vad, vocabulary=vocabulary, recover=recover)
+    options = AsrOptions(
+        beam_size=beam_size,
+        vad=vad,
+        vocabulary=vocabulary,
+        recover=recover,
+        recover_model=check_model_name(recover_model or None),
+    )
     words = unique([*(term or []), *(transcription_terms(codebook) if vocabulary else [])])
     asr = load_engine(engine, model, state.data_dir / "models", options)
     with progress_bars(
@@ -174,10 +189,13 @@ def transcribe_file_command(
                 out,
                 f"[{clock(s.start)} - {clock(s.end)}] {speaker}{s.text}{flag}",
             )
+    second = transcript.options.get("recover_model")
+    again = f", loops decoded again by {second}" if second and second != transcript.model else ""
     say(
         err,
         f"{transcript.audio_duration:.1f} s of audio, language {transcript.language}, "
-        f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model})",
+        f"RTF {transcript.real_time_factor or 0:.3f} ({transcript.engine} {transcript.model}"
+        f"{again})",
     )
 
 

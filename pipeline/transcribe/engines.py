@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,12 @@ from pipeline.audio.decode import SAMPLE_RATE
 from pipeline.audio.vad import share_vad
 from pipeline.errors import PipelineError
 from pipeline.models import Segment, Word
-from pipeline.transcribe.weights import ModelError, ResolvedModel, resolve_model
+from pipeline.transcribe.weights import (
+    ModelError,
+    ResolvedModel,
+    check_model_name,
+    resolve_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,11 @@ LOOP_BREAKING = {
     "condition_on_previous_text": False,
     "temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
 }
+# The hotter samples are random: seeded, a stretch gets the same second decoding run to
+# run (unseeded, the loops benchmark's share recovered moved from 0.40 to 0.70 between
+# two runs of the same audio). The seed is the process's: two workers sampling at the
+# same moment can still disturb each other's draws.
+RECOVER_SEED = 0
 
 
 # Silero's defaults are 0.5 and 2 s of silence to end speech.
@@ -59,6 +69,9 @@ class AsrOptions:
     cpu_threads: int = 0  # threads per worker; 0: the cores shared among the workers
     window_seconds: float = 600.0  # audio is decoded and transcribed this much at a time
     recover: bool = True  # decode again what the guard flags or the decode skipped
+    # The second pass's model; None: the first pass's. base after tiny.en brought back
+    # worse text on the loops benchmark (docs/benchmarks.md, "Recovered loops").
+    recover_model: str | None = None
     vocabulary: bool = True  # tell Whisper the episode's names and the codebook's terms
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the engine
 
@@ -85,11 +98,17 @@ class WindowResult:
     speech_seconds: float
 
 
+def recover_model_for(first: str, option: str | None) -> str:
+    """The model that decodes stretches again after ``first``: ``option``, else ``first``."""
+    return option or first
+
+
 class Engine(Protocol):
     name: str
     version: str
     model_name: str
     compute_type: str
+    recover_model_name: str  # the model redecode uses
 
     def transcribe(
         self, samples: np.ndarray, language: str | None, prompt: str | None = None
@@ -125,8 +144,28 @@ class FasterWhisperEngine:
         self.compute_type = options.compute_type
         self.options = options
         self.english_only = _english_only(model)
+        self.cache_dir = cache_dir
+        self.model = self._load(model)
+        self.recover_model_name = recover_model_for(
+            model.name, check_model_name(options.recover_model)
+        )
+        self._second: Any = None if self.recover_model_name != model.name else self.model
+        self._second_english_only = _english_only(ResolvedModel(self.recover_model_name, None, ""))
+        self._second_lock = threading.Lock()
+        self._local = threading.local()  # one batched pipeline per worker thread
+        # Whisper's features are a BLAS product whose last bits depend on the BLAS
+        # thread count, and those bits move word timings. One thread everywhere, so an
+        # episode gets the same transcript in this process, a worker or a Dask worker
+        # (whose nanny starts it with one).
+        threadpoolctl.threadpool_limits(1, user_api="blas")
+        share_vad()  # diarization of the same windows reuses this VAD pass
+
+    def _load(self, model: ResolvedModel) -> Any:
+        import faster_whisper
+
+        options, cache_dir = self.options, self.cache_dir
         try:
-            self.model = faster_whisper.WhisperModel(
+            return faster_whisper.WhisperModel(
                 str(model.path) if model.path else model.name,
                 device="cpu",
                 compute_type=options.compute_type,
@@ -142,13 +181,14 @@ class FasterWhisperEngine:
                 f" ({type(exc).__name__}): check the network, or use tiny.en or base,"
                 " which are installed."
             ) from exc
-        self._local = threading.local()  # one batched pipeline per worker thread
-        # Whisper's features are a BLAS product whose last bits depend on the BLAS
-        # thread count, and those bits move word timings. One thread everywhere, so an
-        # episode gets the same transcript in this process, a worker or a Dask worker
-        # (whose nanny starts it with one).
-        threadpoolctl.threadpool_limits(1, user_api="blas")
-        share_vad()  # diarization of the same windows reuses this VAD pass
+
+    def _recovery_model(self) -> Any:
+        """The second pass's model, loaded on first use (most windows need none)."""
+        with self._second_lock:
+            if self._second is None:
+                log.info("loading %s to decode stretches again", self.recover_model_name)
+                self._second = self._load(resolve_model(self.recover_model_name, self.cache_dir))
+            return self._second
 
     def _batched(self) -> Any:
         if not hasattr(self._local, "pipeline"):
@@ -192,9 +232,15 @@ class FasterWhisperEngine:
         """One stretch again, sequentially (with timestamps), with LOOP_BREAKING and a
         stricter voice detector, so noise between words is not given words."""
         kwargs = {**self._kwargs(language, prompt), **LOOP_BREAKING}
+        if self._second_english_only:
+            kwargs["language"] = "en"
         if self.options.vad:
             kwargs["vad_parameters"] = STRICT_VAD
-        pieces, info = self.model.transcribe(samples, **kwargs)
+        import ctranslate2
+
+        model = self._recovery_model()
+        ctranslate2.set_random_seed(RECOVER_SEED)
+        pieces, info = model.transcribe(samples, **kwargs)
         return _result([_clean(_from_faster(piece)) for piece in pieces], info, self.options.vad)
 
 
@@ -301,6 +347,12 @@ class OpenAIWhisperEngine:
         self.english_only = _english_only(model)
         checkpoint = ensure_openai_checkpoint(model.path, cache_dir, model.name)
         self.model = load_openai_model(checkpoint, model.name)
+        self.cache_dir = cache_dir
+        self.recover_model_name = recover_model_for(
+            model.name, check_model_name(options.recover_model)
+        )
+        self._second: OpenAIWhisperEngine | None = None
+        self._second_lock = threading.Lock()
         if options.cpu_threads:
             import torch
 
@@ -336,7 +388,16 @@ class OpenAIWhisperEngine:
     def redecode(
         self, samples: np.ndarray, language: str | None, prompt: str | None = None
     ) -> WindowResult:
-        return self.transcribe(samples, language, prompt, **LOOP_BREAKING)
+        if self.recover_model_name == self.model_name:
+            return self.transcribe(samples, language, prompt, **LOOP_BREAKING)
+        with self._second_lock:
+            if self._second is None:
+                resolved = resolve_model(self.recover_model_name, self.cache_dir)
+                second = replace(self.options, recover_model=None)
+                self._second = OpenAIWhisperEngine(resolved, self.cache_dir, second)
+        if self._second.english_only:
+            language = "en"
+        return self._second.transcribe(samples, language, prompt, **LOOP_BREAKING)
 
 
 def _speech_only(samples: np.ndarray) -> tuple[np.ndarray, Any]:

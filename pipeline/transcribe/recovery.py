@@ -121,6 +121,11 @@ def _merge(found: list[Stretch]) -> list[Stretch]:
 
 
 Redecode = Callable[[np.ndarray], list[Segment]]
+Accept = Callable[[Segment], bool]
+
+
+def _any(segment: Segment) -> bool:
+    return True
 
 
 def recover(
@@ -128,6 +133,7 @@ def recover(
     segments: list[Segment],
     speech: Sequence[tuple[float, float]],
     redecode: Redecode,
+    accept: Accept = _any,
 ) -> tuple[list[Segment], Recovery]:
     """The window's segments (already judged by the guard; times relative to the
     window) with each stretch decoded again by ``redecode``."""
@@ -135,7 +141,7 @@ def recover(
     kept = list(segments)
     for stretch in stretches(segments, speech):
         fresh = _decode(samples, stretch, redecode)
-        good = [s for s in fresh if s.quality in guard.SEARCHABLE]
+        good = [s for s in fresh if s.quality in guard.SEARCHABLE and accept(s)]
         for segment in good:
             segment.recovered = True
         # An old segment gives way only to new text over the same time; new text that

@@ -140,6 +140,8 @@ def transcribe_file(
         options={
             **options.as_dict(),
             "vocabulary": list(vocabulary[:MAX_TERMS]),
+            # the model that did decode stretches again ("auto" resolved), if any did
+            "recover_model": engine.recover_model_name if options.recover else None,
             **({"recovery": report.as_dict()} if options.recover else {}),
         },
     )
