@@ -108,6 +108,19 @@ RecoverModelOption = Annotated[
 ]
 
 
+def asr_options(vocabulary: bool, recover: bool, recover_model: str | None, **settings: Any) -> Any:
+    """The transcription options the commands share, the second pass's model checked."""
+    from pipeline.transcribe.engines import AsrOptions
+    from pipeline.transcribe.weights import check_model_name
+
+    return AsrOptions(
+        vocabulary=vocabulary,
+        recover=recover,
+        recover_model=check_model_name(recover_model or None),
+        **settings,
+    )
+
+
 @dataclass
 class State:
     db_path: Path

@@ -22,6 +22,7 @@ from pipeline.cli.common import (
     State,
     VocabularyOption,
     app,
+    asr_options,
     emit_json,
     err,
     handle_errors,
@@ -34,7 +35,7 @@ from pipeline.cli.common import (
 from pipeline.errors import PipelineError
 from pipeline.run.ingest import LOCAL_WORKERS, PipelineSettings, run_ingest, run_log
 from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions
-from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
+from pipeline.transcribe.weights import DEFAULT_MODEL
 
 
 @app.command()
@@ -74,11 +75,7 @@ def ingest(
     settings = PipelineSettings(
         engine=engine,
         model=model,
-        options=AsrOptions(
-            vocabulary=vocabulary,
-            recover=recover,
-            recover_model=check_model_name(recover_model or None),
-        ),
+        options=asr_options(vocabulary=vocabulary, recover=recover, recover_model=recover_model),
         codebook=codebook,
         scheduler=scheduler,
         workers=workers,

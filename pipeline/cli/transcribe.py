@@ -24,6 +24,7 @@ from pipeline.cli.common import (
     VadOption,
     VocabularyOption,
     app,
+    asr_options,
     emit_json,
     err,
     handle_errors,
@@ -37,7 +38,7 @@ from pipeline.errors import PipelineError
 from pipeline.text import markup_safe
 from pipeline.timecodes import clock
 from pipeline.transcribe.engines import DEFAULT_ENGINE, AsrOptions, load_engine
-from pipeline.transcribe.weights import DEFAULT_MODEL, check_model_name
+from pipeline.transcribe.weights import DEFAULT_MODEL
 
 
 class RtfProgress(BarProgress):
@@ -76,13 +77,7 @@ def transcribe(
     from pipeline.transcribe.stage import transcribe_episodes
 
     state: State = ctx.obj
-    options = AsrOptions(
-        beam_size=beam_size,
-        vad=vad,
-        vocabulary=vocabulary,
-        recover=recover,
-        recover_model=check_model_name(recover_model or None),
-    )
+    options = asr_options(vocabulary, recover, recover_model, beam_size=beam_size, vad=vad)
     failures = done = 0
     with (
         writer(state, "transcribe"),
@@ -157,13 +152,7 @@ def transcribe_file_command(
     state: State = ctx.obj
     if not audio.is_file():
         raise PipelineError(f"No audio file at {audio}.")
-    options = AsrOptions(
-        beam_size=beam_size,
-        vad=vad,
-        vocabulary=vocabulary,
-        recover=recover,
-        recover_model=check_model_name(recover_model or None),
-    )
+    options = asr_options(vocabulary, recover, recover_model, beam_size=beam_size, vad=vad)
     words = unique([*(term or []), *(transcription_terms(codebook) if vocabulary else [])])
     asr = load_engine(engine, model, state.data_dir / "models", options)
     with progress_bars(
