@@ -193,13 +193,14 @@ UPPER = "A-ZÀ-ÖØ-Þ"
 _STOP = "|".join(sorted(re.escape(w.capitalize()) for w in EDGE_WORDS | {"the"}))
 _TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie)\.?\s+)"
 # A capitalised word that is not a sentence opener; an initial only before another word.
-_WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|\.(?=\s+[{UPPER}]))"
+_WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|(?:\.[{UPPER}])*\.(?=\s+[{UPPER}]))"
 _PARTICLE = rf"(?:(?:{'|'.join(sorted(PARTICLES))})\s+)"
 # A nickname in brackets or quotes: "Antonio (Tony) Belgrave", "Kofi 'KB' Bannerman".
 _NICK = rf"(?:\s+\([{UPPER}][\w'’ -]*\)|\s+['‘\"“][{UPPER}][\w’. -]*['’\"”](?=\s))"
 NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_WORD}){{0,2}})"
 
-I_AM = r"(?i:I'm|I\s+am|this\s+is|my\s+name\s+is)"
+MY_NAME = r"(?i:I'm|I\s+am|my\s+name(?:'s|\s+is))"
+I_AM = rf"(?:{MY_NAME}|(?i:this\s+is))"
 _WE_ARE = r"(?i:I'm|I\s+am|we're|we\s+are)"
 _NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+studio)"
 _SHOW = r"(?i:show|podcast|pod|programme|program)"
@@ -217,9 +218,15 @@ INTRODUCTIONS = [
     # hosted by ..." (another event's host)
     (HOST, rf"(?<!sponsored and )(?<!were )(?<!was )(?i:hosted\s+by)\s+{NAME}"),
     (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
-    (HOST, rf"{NAME},\s+(?i:my|our)\s+(?i:co-?host)"),
+    (HOST, rf"{NAME},\s+(?i:my|our)\s+(?:[a-z]+\s+){{0,2}}?(?i:co-?host)"),
+    (HOST, rf"{NAME},?\s+(?i:who's|who\s+is)\s+(?i:co-?hosting)"),
     # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
-    (HOST, rf"(?i:welcome\s+(?:back\s+)?to)\s+[^.!?]{{1,60}}?[.!?,]\s+(?i:and\s+)?{I_AM}\s+{NAME}"),
+    # "Welcome to Talking Shop, I'm Dana", "This is Build Cycle. It's Callum here".
+    (
+        HOST,
+        r"(?i:welcome\s+(?:back\s+)?to|this\s+is|you're\s+listening\s+to)\s+[^.!?]{1,60}?[.!?,]"
+        rf"\s+(?i:and\s+)?(?:{I_AM}|(?i:it's))\s+{NAME}",
+    ),
     (
         HOST,
         rf"{I_AM}\s+{NAME}{_ASIDE}?,?\s+(?i:and\s+)?"
@@ -252,7 +259,7 @@ INTRODUCTIONS = [
     # Today's guest.
     (
         GUEST,
-        r"(?i:\b(?:my|our)\s+guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
+        r"(?i:\b(?:my|our)\s+(?:(?:first|second|third|next|final)\s+)?guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
         rf"on\s+the\s+{_SHOW}))?(?:\s+(?:is|are))?),?\s+(?i:the\s+[a-z]+\s+)?{NAME}",
     ),
     (
@@ -268,6 +275,7 @@ INTRODUCTIONS = [
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}\s+(?i:is\s+(?:my|our)\s+guest)"),
+    (GUEST, rf"{NAME},\s+(?i:(?:my|our)\s+guests?)\b"),
     (
         GUEST,
         rf"(?i:we've\s+got|we\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+us|in\s+the\s+studio|"
@@ -302,12 +310,12 @@ INTRODUCTIONS = [
     ),
     (
         GUEST,
-        rf"(?i:great\s+to\s+have\s+you(?:\s+(?:here|on(?:\s+the\s+{_SHOW})?|back))?)"
+        rf"(?i:great\s+to\s+have\s+you(?:\s+(?:here|on\s+the\s+{_SHOW}|back))?)"
         rf",?\s+{NAME}",
     ),
     (
         GUEST,
-        rf"(?i:\b(?:hi|hello|hey))[,!]?\s+(?:\w+[,!]?\s+)?(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME},?"
+        rf"(?i:\b(?:hi|hello|hey))[,!]?\s+(?:\w+[,!]?\s+)?{MY_NAME}\s+{NAME},?"
         r"\s+(?i:and\s+)?(?i:I'm\s+)?(?i:(?:so\s+)?(?:delighted|thrilled|glad|happy|great|"
         r"lovely|pleased|excited)\s+to\s+be\s+(?:on|here|with|joining))",
     ),
@@ -335,7 +343,7 @@ PERSON_NOUNS = set(_RELATION.split("|")) | _words(
 )
 _SPEECH = (
     r"says|said|told|tells|asked|asks|talks|talked|wrote|writes|argues|argued|reckons|"
-    r"puts\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|"
+    r"puts\s+it|put\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|have\s+this|"
     r"insisted|insists|taught|teaches|points\s+out|pointed\s+out|kicked\s+off|opened|calls|"
     r"coined|mapped|defined|distinguishes|identified|would\s+(?:call|say|argue)"
 )
@@ -349,7 +357,10 @@ _QUESTION = (
     r"have|has|you|tell|explain|talk|walk|give|let"
 )
 # Verbs whose object is a person ("I asked Priya", "we promoted Jo").
-_TOLD = r"asked|told|thanked|emailed|messaged|rang|phoned|met|hired|promoted|praised"
+_TOLD = (
+    r"asked|told|thanked|emailed|messaged|pinged|rang|phoned|met|hired|promoted|praised|"
+    r"read|reading|quoted|quoting|cited|citing"
+)
 MENTIONS = [
     (
         MENTIONED,
@@ -370,7 +381,8 @@ MENTIONS = [
     ),
     (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
     (MENTIONED, rf"{NAME}\s+(?:{_SPEECH})\b"),
-    (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b"),
+    (MENTIONED, rf"{NAME}\s+and\s+[{UPPER}][\w'’-]+\s+(?:{_SPEECH})\b"),
+    (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b(?!['’])"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
     # "I called Priya", but not "an app called Fountain": "called" usually names things
@@ -403,7 +415,7 @@ ANOTHER_EPISODE = re.compile(
 )
 SELF_INTRODUCTION = (
     rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
-    rf"(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME}"
+    rf"{MY_NAME}\s+{NAME}"
 )
 
 
@@ -514,9 +526,12 @@ def _surnames_agree(a: str, b: str) -> bool:
 def _first_names_agree(a: str, b: str) -> bool:
     if a == b or b in NICKNAMES.get(a, ()) or a in NICKNAMES.get(b, ()):
         return True
-    # A clipped first name is a nickname too ("Ben" for Benedikt, "Tom" for Tomasz);
-    # a difference of one or two letters is more often another name (Dan, Dana).
+    # A clipped first name is a nickname too ("Ben" for Benedikt, "Tom" for Tomasz,
+    # "Rafa" for Rafael, "Emeka" for Chukwuemeka); a difference of one letter, or two
+    # in a short name, is more often another name (Dan and Dana, Jon and Jonas).
     short, long = sorted((a, b), key=len)
+    if len(short) >= 4 and len(long) >= len(short) + 2:
+        return long.startswith(short) or long.endswith(short)
     return len(short) >= 3 and len(long) >= len(short) + 3 and long.startswith(short)
 
 
