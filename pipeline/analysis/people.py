@@ -104,6 +104,7 @@ EDGE_WORDS = {
     "also",
     "an",
     "and",
+    "as",
     "because",
     "but",
     "from",
