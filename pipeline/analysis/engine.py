@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from itertools import chain
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +24,19 @@ from pipeline.analysis.classifier import MIN_WORDS, ThemeClassifier, load_classi
 from pipeline.analysis.codebook import Codebook, load_codebook
 from pipeline.analysis.people import (
     GUEST,
+    MENTIONED,
+    ON_THE_SHOW,
     PERSON_NOUNS,
     Person,
     Roster,
     feed_role,
     introductions,
+    listed_guests,
     self_introductions,
+    show_titles,
+    thanked_hosts,
 )
-from pipeline.analysis.roles import parsed_roles
+from pipeline.analysis.roles import parsed_roles, story_people
 from pipeline.errors import PipelineError
 from pipeline.models import Segment, Word
 
@@ -214,16 +220,20 @@ class Analyzer:
         )
         keyword_hits: list[set[str]] = [set() for _ in segments]
         # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
-        context = {
-            i: " ".join(segments[j].text for j in run) for run in contexts(segments) for i in run
-        }
+        context, after = {}, {}
+        for run in contexts(segments):
+            for place, i in enumerate(run):
+                context[i] = " ".join(segments[j].text for j in run)
+                after[i] = " ".join(segments[j].text for j in run[place + 1 :])
+        titles: set[str] = set()
         for doc, index in docs:
             segment = segments[index]
             result.words += sum(not t.is_punct for t in doc)
             for theme, spans in self.matcher.find(doc).items():
                 result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
                 keyword_hits[index].add(theme)
-            self._people(doc, segment.text, roster, "transcript", context[index])
+            self._people(doc, segment.text, roster, "transcript", context[index], after[index])
+            titles |= show_titles(segment.text)
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
@@ -234,12 +244,18 @@ class Analyzer:
                 mention.confidence, mention.score = LOW, round(probability, 4)
         result.mentions += found
         result.mentions.sort(key=lambda m: (m.start, m.theme))
-        result.people = roster.people
+        result.people = [p for p in roster.people if not _a_show(p, titles)]
         result.wall_time = time.perf_counter() - started
         return result
 
     def _people(
-        self, doc: Any, text: str, roster: Roster, source: str, context: str | None = None
+        self,
+        doc: Any,
+        text: str,
+        roster: Roster,
+        source: str,
+        context: str | None = None,
+        after: str = "",
     ) -> None:
         entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
@@ -250,12 +266,19 @@ class Analyzer:
         # introductions() only yields capitalised names in an introduction or in wording
         # that marks a person ("Haslam talks about"), and Roster.add rejects non-names,
         # so lone names spaCy missed are kept too.
-        for name, role in introductions(text):
+        parsed = list(parsed_roles(doc))
+        for name, role in chain(
+            introductions(text),
+            parsed,
+            listed_guests(text),
+            thanked_hosts(text, after),
+            story_people(doc, after),
+        ):
             roster.add(name, role=role, source=source, count=0)
-        for name, role in parsed_roles(doc):
-            roster.add(name, role=role, source=source, count=0)
-        for name, role in self_introductions(text, context):
-            if recognised(name):
+        guests = [name for name, role in parsed if role == GUEST]
+        on_the_show = ON_THE_SHOW.search(context or text)
+        for name, role in self_introductions(text, context, guests):
+            if recognised(name) or role == GUEST and on_the_show:
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:
             roster.add(name, source=source)
@@ -386,6 +409,11 @@ class Analyzer:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         segments = [Segment(i, 0.0, 0.0, " ".join(p.split())) for i, p in enumerate(paragraphs)]
         return self.analyze(segments)
+
+
+def _a_show(person: Person, titles: set[str]) -> bool:
+    """ "Harbour Lights" in "welcome to Harbour Lights" is the show, not a person."""
+    return person.role == MENTIONED and not person.role_from_feed and person.name in titles
 
 
 def contexts(segments: Sequence[Segment]) -> list[list[int]]:

@@ -90,6 +90,7 @@ TITLES = {
     "aunt",
     "auntie",
     "aunty",
+    "sister",
 }
 
 
@@ -187,7 +188,9 @@ ORGANISATION_WORDS = _words(
     labs academy institute group ltd inc plc llc company partners media network news times
     journal review magazine university college school bank street road square centre center
     foundation council ministry agency studio studios records press leadership psychology
-    marketing sales office resources department team board government hq"""
+    marketing sales office resources department team board government hq estate estates
+    kitchen kitchens shipping logistics foods solar retail federation union holdings
+    capital ventures consulting solutions systems energy farms brewery bakery"""
 )
 
 UPPER = "A-ZÀ-ÖØ-Þ"
@@ -417,6 +420,30 @@ ANOTHER_EPISODE = re.compile(
 SELF_INTRODUCTION = (
     rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
     rf"{MY_NAME}\s+{NAME}"
+)
+# What a guest says of being on the show: "delighted to be on", "thanks for the invite".
+ON_THE_SHOW = re.compile(
+    r"\bto\s+be\s+(?:on|here|back)\b|\bbeing\s+on\b|\bfor\s+having\s+(?:me|us)\b|"
+    r"\bfor\s+the\s+invite\b|\bfavourite\s+(?:podcast|show)\b|\bbeen\s+(?:a\s+)?"
+    r"(?:listener|listening|fan)\b|\bone\s+of\s+(?:the|tonight's|today's)\s+(?:\w+\s+)?"
+    r"(?:panellists|panelists|guests|speakers)\b",
+    re.IGNORECASE,
+)
+_THANKS = r"(?i:\b(?:thanks|thank\s+you|cheers)(?:\s+(?:so\s+much|again|very\s+much|both))?)"
+THANKED = rf"{_THANKS},\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
+# "My guests today are ...", "joining us are ...": every name after it in the sentence
+# is a guest, but not the companies they come from ("the founders of Kowhai Kitchens").
+GUEST_LIST = re.compile(
+    r"\b(?:my|our)\s+guests\b|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
+    r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
+    r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b",
+    re.IGNORECASE,
+)
+_PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
+# Where a show says its own name: "welcome to Harbour Lights", "back with another Build Cycle".
+SHOW_TITLE = re.compile(
+    r"(?i:welcome\s+(?:back\s+)?to|listening\s+to|this\s+is|(?:be|been|back)\s+on|another)\s+"
+    rf"(?P<title>{_WORD}(?:\s+(?:(?:at|of|the|to|and|in|on|for)\s+)?{_WORD})*)"
 )
 
 
@@ -665,17 +692,49 @@ def own_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def self_introductions(text: str, context: str | None = None) -> Iterable[tuple[str, str]]:
+def self_introductions(
+    text: str, context: str | None = None, guests: Iterable[str] = ()
+) -> Iterable[tuple[str, str]]:
     """(name, role) for "I'm ..." in ``text``: the guest, unless the speaker introduces
     someone else as today's guest, there or in the ``context`` around it ("I'm Tessa.
     This week we're with Marguerite ...")."""
     names = [_trim(match.group("name")) for match in _names(SELF_INTRODUCTION, text)]
     if not names:
         return  # the usual case: skip looking for guests
-    guests = [name for name, role in _introduced(context or text) if role == GUEST]
+    guests = [*guests, *(name for name, role in _introduced(context or text) if role == GUEST)]
     for name in names:
         hosting = any(not same_person(name, guest) for guest in guests)
         yield name, HOST if hosting else GUEST
+
+
+def thanked_hosts(text: str, after: str = "") -> Iterator[tuple[str, str]]:
+    """Who a guest thanks is the host: "Thank you, Aroha, it's a privilege to be on
+    Field Notes", "thanks both, Jo, Senthil, thanks for having us". Only where the
+    speaker also says they are on the show, there or in the next sentence (``after``)."""
+    next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
+    if not ON_THE_SHOW.search(f"{text} {next_sentence}"):
+        return
+    for match in _names(THANKED, text):
+        yield _trim(match.group("name")), HOST
+        for name in re.findall(rf"{_WORD}", match.group("more")):
+            yield name, HOST
+
+
+def listed_guests(text: str) -> Iterator[tuple[str, str]]:
+    """Names listed after a plural introduction, in the same sentence."""
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        cue = GUEST_LIST.search(sentence)
+        if cue is None:
+            continue
+        role = MENTIONED if ANOTHER_EPISODE.search(sentence) else GUEST
+        rest = sentence[cue.end() :]
+        for match in _names(NAME, rest):
+            if not _PLACE_OR_FIRM.search(rest[: match.start("name")]):
+                yield _trim(match.group("name")), role
+
+
+def show_titles(text: str) -> set[str]:
+    return {_trim(m.group("title")) for m in SHOW_TITLE.finditer(text)}
 
 
 def _names(pattern: str, text: str) -> Iterator[re.Match[str]]:

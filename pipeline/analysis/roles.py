@@ -9,11 +9,16 @@ of "join us", the complement of a "with us / on the line / joining us is" clause
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.analysis.people import GUEST, HOST, PARTICLES
+from pipeline.analysis.people import ANOTHER_EPISODE, GUEST, HOST, MENTIONED, PARTICLES
+
+# A story's pronouns say its subject is a person: "So Priya walks in ... she just".
+PERSONAL = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.IGNORECASE)
+STORY_DEPS = {"nsubj", "npadvmod", "appos", "dobj"}
 
 HOST_VERBS = {"present", "host", "co-host", "cohost", "lead", "steer", "front", "anchor", "helm"}
 HOST_NOUNS = {"host", "co-host", "cohost", "presenter", "co-presenter", "anchor"}
@@ -68,7 +73,37 @@ def parsed_roles(doc: Any) -> Iterator[tuple[str, str]]:
             roles[n.start] = roles[other.start]
     for n in names:
         if n.start in roles:
-            yield n.text, roles[n.start]
+            yield n.text, MENTIONED if _another_episode(n) else roles[n.start]
+
+
+def story_people(doc: Any, after: str = "") -> Iterator[tuple[str, str]]:
+    """A lone name a story is about is a person (mentioned): the subject, the one
+    addressed or set beside a noun ("the charge nurse, Bernadette"), when a "he" or "she"
+    follows in the segment or the rest of the turn (``after``). "Amazon walks in and
+    undercuts everyone" has none."""
+    for n in _names(doc):
+        if len(n.text.split()) > 2 or not any(t.dep_ in STORY_DEPS for t in n.outward()):
+            continue
+        if _opens_sentence(n):
+            continue
+        if PERSONAL.search(f"{doc[n.end :].text} {after}"):
+            yield n.text, MENTIONED
+
+
+def _opens_sentence(name: Name) -> bool:
+    """Any word is capitalised first in a sentence ("Charisma's overrated. ... his
+    face"): there a name counts only if spaCy says person or a comma or a place
+    follows ("Okafor in procurement signed")."""
+    first = name.doc[name.start]
+    if not first.is_sent_start or first.ent_type_ == "PERSON" or name.end >= len(name.doc):
+        return False
+    return name.doc[name.end].lower_ not in {",", "in", "from", "at"}
+
+
+def _another_episode(name: Name) -> bool:
+    """ "next week we'll have Lars Sandvold joining us": a guest of another episode."""
+    sentence = name.doc[name.start].sent
+    return bool(ANOTHER_EPISODE.search(sentence.text))
 
 
 def _names(doc: Any) -> Iterator[Name]:
