@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from itertools import chain
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np

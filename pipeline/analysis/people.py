@@ -91,6 +91,7 @@ TITLES = {
     "auntie",
     "aunty",
     "sister",
+    "coach",
 }
 
 
@@ -169,6 +170,9 @@ PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della",
 # Given names that, standing alone, are far more often a word ("Will you be around?",
 # "Hope is not a strategy"): a person only when someone is introduced by it.
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
+DEPARTMENTS = """sales marketing finance legal operations ops procurement research engineering
+    product design management leadership security compliance support accounts dispatch hr
+    payroll logistics"""
 # Never a person standing alone: days, seasons, apps ("see you Sunday", "on TikTok").
 NOT_ALONE = _words(
     """monday tuesday wednesday thursday friday saturday sunday
@@ -179,8 +183,7 @@ NOT_ALONE = _words(
     # pronouns and function words spaCy sometimes tags PERSON at a sentence start
     """ it he she they we you this that there here what who"""
     # departments talk too: "Sales says the leads are rubbish"
-    """ sales marketing finance legal operations ops procurement research engineering
-    product design management leadership security compliance support accounts"""
+    f" {DEPARTMENTS}"
 )
 # Last words of show, company and place names, not of people ("Frontline Talk").
 ORGANISATION_WORDS = _words(
@@ -224,6 +227,8 @@ INTRODUCTIONS = [
     (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
     (HOST, rf"{NAME},\s+(?i:my|our)\s+(?:[a-z]+\s+){{0,2}}?(?i:co-?host)"),
     (HOST, rf"{NAME},?\s+(?i:who's|who\s+is)\s+(?i:co-?hosting)"),
+    # a regular beside the host: "with me as always, Ahmad Karimi-Bose"
+    (HOST, rf"(?i:with\s+(?:me|us)\s+as\s+(?:always|ever|usual)),?\s+(?:(?i:is)\s+)?{NAME}"),
     # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
     # "Welcome to Talking Shop, I'm Dana", "This is Build Cycle. It's Callum here".
     (
@@ -386,7 +391,12 @@ MENTIONS = [
     (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
     (MENTIONED, rf"{NAME}\s+(?:{_SPEECH})\b"),
     (MENTIONED, rf"{NAME}\s+and\s+[{UPPER}][\w'’-]+\s+(?:{_SPEECH})\b"),
-    (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b(?!['’])"),
+    # "Kate and I went", not "near Gisborne and I chair"
+    (
+        MENTIONED,
+        rf"(?<!\bnear\s)(?<!\bin\s)(?<!\bfrom\s)(?<!\bat\s){NAME}\s+and\s+(?:I|me)\b(?!['’])",
+    ),
+    (MENTIONED, rf"{NAME}\s+(?i:(?:in|from)\s+(?:the\s+)?(?:{'|'.join(DEPARTMENTS.split())}))\b"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
     # "I called Priya", but not "an app called Fountain": "called" usually names things
@@ -504,14 +514,17 @@ def looks_like_name(name: str, *, introduced: bool = False) -> bool:
             continue
         if not word[0].isupper() or any(c.isdigit() for c in word):
             return False
-        if len(word) > 1 and word.isupper():
+        if len(word) > 1 and word.isupper() and not re.fullmatch(r"(?:[A-Z]\.)+", word):
             return False  # an acronym: "CV", "HR", "CEO"
         if word.lower() in EDGE_WORDS:
             return False
     if len(words) > 1:
         return words[-1].lower() not in ORGANISATION_WORDS
     word = words[0].lower()
-    return word not in NOT_ALONE and (introduced or word not in WORD_NAMES)
+    plural = word[:-1] if word.endswith("s") else word  # "my staff hated Thursdays"
+    if word in NOT_ALONE or plural in NOT_ALONE:
+        return False
+    return introduced or word not in WORD_NAMES
 
 
 def _titled(raw: str) -> bool:
