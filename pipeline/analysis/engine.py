@@ -24,6 +24,7 @@ from pipeline.analysis.classifier import MIN_WORDS, ThemeClassifier, load_classi
 from pipeline.analysis.codebook import Codebook, load_codebook
 from pipeline.analysis.people import (
     GUEST,
+    HOSTING,
     MENTIONED,
     ON_THE_SHOW,
     PERSON_NOUNS,
@@ -35,6 +36,7 @@ from pipeline.analysis.people import (
     self_introductions,
     show_titles,
     thanked_hosts,
+    without_fillers,
 )
 from pipeline.analysis.roles import parsed_roles, story_people
 from pipeline.errors import PipelineError
@@ -266,19 +268,20 @@ class Analyzer:
         # introductions() only yields capitalised names in an introduction or in wording
         # that marks a person ("Haslam talks about"), and Roster.add rejects non-names,
         # so lone names spaCy missed are kept too.
+        spoken, context = without_fillers(text), without_fillers(context or text)
         parsed = list(parsed_roles(doc))
         for name, role in chain(
-            introductions(text),
+            introductions(spoken),
             parsed,
-            listed_guests(text),
-            thanked_hosts(text, after),
+            listed_guests(spoken),
+            thanked_hosts(spoken, after),
             story_people(doc, after),
         ):
             roster.add(name, role=role, source=source, count=0)
         guests = [name for name, role in parsed if role == GUEST]
-        on_the_show = ON_THE_SHOW.search(context or text)
-        for name, role in self_introductions(text, context, guests):
-            if recognised(name) or role == GUEST and on_the_show:
+        cued = ON_THE_SHOW.search(context) or HOSTING.search(context)
+        for name, role in self_introductions(spoken, context, guests):
+            if recognised(name) or cued:
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:
             roster.add(name, source=source)
@@ -486,8 +489,10 @@ def noun_phrases(doc: Any) -> Iterable[str]:
 
 
 def _names_a_thing(doc: Any, entity: Any) -> bool:
-    """After "called", a name is a thing's ("an app called Fountain", "a product named
-    Ready Brek"), unless "called" describes a person ("a guy called Sam")."""
+    """After "the" or "called", a name is a thing's ("an app called Fountain", "a
+    product named Ready Brek"), unless "called" describes a person ("a guy called Sam")."""
+    if entity.start > 0 and doc[entity.start - 1].lower_ == "the":
+        return True  # "wrote The Courageous Follower"
     if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
         return False
     return doc[entity.start - 1].head.lemma_.lower() not in PERSON_NOUNS

@@ -92,6 +92,20 @@ TITLES = {
     "aunty",
     "sister",
     "coach",
+    "chef",
+    "judge",
+    "captain",
+    "capt",
+    "doctor",
+    "sheikh",
+    "father",
+    "fr",
+    "maître",
+    "mama",
+    "nana",
+    "imam",
+    "rabbi",
+    "pastor",
 }
 
 
@@ -118,10 +132,17 @@ EDGE_WORDS = {
     "hi",
     "his",
     "honestly",
+    "let",
+    "let's",
+    "um",
+    "uh",
+    "er",
+    "erm",
     "how",
     "i",
     "i'm",
     "if",
+    "it",
     "it's",
     "look",
     "my",
@@ -167,6 +188,7 @@ EDGE_WORDS = {
 }
 # Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
 PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della", "la", "le"}
+PARTICLES |= {"bin", "bint", "ibn", "ap", "al", "el"}
 # Given names that, standing alone, are far more often a word ("Will you be around?",
 # "Hope is not a strategy"): a person only when someone is introduced by it.
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
@@ -198,13 +220,17 @@ ORGANISATION_WORDS = _words(
 
 UPPER = "A-ZÀ-ÖØ-Þ"
 _STOP = "|".join(sorted(re.escape(w.capitalize()) for w in EDGE_WORDS | {"the"}))
-_TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie)\.?\s+)"
+_TITLE = (
+    r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie|Sister|Coach|Chef|Judge|"
+    r"Captain|Capt|Doctor|Sheikh|Father|Fr|Maître|Mama|Nana|Imam|Rabbi|Pastor)\.?\s+)"
+)
 # A capitalised word that is not a sentence opener; an initial only before another word.
 _WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|(?:\.[{UPPER}])*\.(?=\s+[{UPPER}]))"
 _PARTICLE = rf"(?:(?:{'|'.join(sorted(PARTICLES))})\s+)"
 # A nickname in brackets or quotes: "Antonio (Tony) Belgrave", "Kofi 'KB' Bannerman".
 _NICK = rf"(?:\s+\([{UPPER}][\w'’ -]*\)|\s+['‘\"“][{UPPER}][\w’. -]*['’\"”](?=\s))"
-NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_WORD}){{0,2}})"
+_GLUED = r"(?:(?:al|el|ad|ud)-)?"  # "Rania al-Khatib"
+NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_GLUED}{_WORD}){{0,3}})"
 
 MY_NAME = r"(?i:I'm|I\s+am|my\s+name(?:'s|\s+is))"
 I_AM = rf"(?:{MY_NAME}|(?i:this\s+is))"
@@ -220,11 +246,23 @@ INTRODUCTIONS = [
     # The host introduces themselves, or is thanked by the guest.
     (HOST, HOST_SELF),
     (HOST, rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?(?:{I_AM}\s+)?(?i:your\s+(?:co-?)?host)"),
-    (HOST, rf"(?i:your\s+(?:co-?)?host(?:\s+for\s+(?:today|tonight))?),?\s+{NAME}"),
+    (
+        HOST,
+        r"(?i:your\s+(?:co-?)?host(?:\s+(?:for\s+)?(?:today|tonight|this\s+week))?"
+        rf"(?:,\s+as\s+(?:ever|always|usual),)?(?:\s+(?:is|was))?),?\s+{NAME}",
+    ),
+    (HOST, rf"(?i:presenting|presented\s+by)(?i:,?\s+as\s+(?:ever|always|usual))?,?\s+{NAME}"),
+    (HOST, rf"(?i:it's|it\s+is)\s+(?i:just\s+)?(?i:me),\s+{NAME}"),
+    (HOST, rf"(?:^|[.!?]\s+){NAME}\s+(?i:here)\b[.,]"),  # "Rosa Castellanos here."
+    (HOST, rf"(?i:I've\s+been)\s+{NAME}"),  # the sign-off: "I've been Rohan Mehta"
     # Not "sponsored and hosted by Buzzsprout" (a hosting company), nor "the awards were
     # hosted by ..." (another event's host)
     (HOST, rf"(?<!sponsored and )(?<!were )(?<!was )(?i:hosted\s+by)\s+{NAME}"),
-    (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
+    (
+        HOST,
+        r"(?i:\bco-?(?:host|presenter)(?:s|ed\s+by)?(?:\s+for\s+(?:this|the)\s+\w+)?"
+        rf"(?:\s+(?:are|is))?),?\s+{NAME}",
+    ),
     (HOST, rf"{NAME},\s+(?i:my|our)\s+(?:[a-z]+\s+){{0,2}}?(?i:co-?host)"),
     (HOST, rf"{NAME},?\s+(?i:who's|who\s+is)\s+(?i:co-?hosting)"),
     # a regular beside the host: "with me as always, Ahmad Karimi-Bose"
@@ -246,7 +284,7 @@ INTRODUCTIONS = [
         HOST,
         r"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+(?:the\s+)?"
         rf"[{UPPER}][\w'’-]*(?:\s+(?!(?i:I|I'm|me|we|we're|today)\b)[\w'’-]+){{0,5}}?"
-        rf"\s+(?i:with)\s+{NAME}",
+        rf",?\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
@@ -285,6 +323,30 @@ INTRODUCTIONS = [
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}\s+(?i:is\s+(?:my|our)\s+guest)"),
     (GUEST, rf"{NAME},\s+(?i:(?:my|our)\s+guests?)\b"),
+    (
+        GUEST,
+        r"(?i:(?:dialling|dialing|calling)\s+in\s+from\s+[^.!?]{1,60}?\s+(?:is|we\s+have)),?"
+        rf"\s+{NAME}",
+    ),
+    # call-in shows: the caller is on this episode
+    (GUEST, rf"(?i:caller(?:\s+\w+)?\s+is),?\s+{NAME}"),
+    (GUEST, rf"(?i:we\s+have)\s+{NAME}\s+(?i:calling|on\s+line)"),
+    (
+        GUEST,
+        rf"{NAME}(?:\s+(?i:from)\s+{_WORD}(?:\s+{_WORD})?)?,\s+(?i:you're\s+(?:on\s+the\s+air|live|on))",
+    ),
+    (
+        GUEST,
+        r"(?i:say\s+hello\s+to|let\s+me\s+bring\s+in|let's\s+bring\s+in|(?:a\s+pleasure|"
+        r"delighted|pleased|thrilled|proud)\s+to\s+welcome|(?:lucky|delighted|thrilled|pleased|"
+        r"happy|great|proud)\s+to\s+have)\s+(?i:(?:my|our)\s+(?:\w+\s+)?guest,?\s+)?"
+        rf"{NAME}",
+    ),
+    (
+        GUEST,
+        r"(?i:(?:sitting|sat)\s+(?:across\s+from|opposite|next\s+to|with)\s+me(?:\s+\w+){0,3}?"
+        rf"\s+is),?\s+{NAME}",
+    ),
     (
         GUEST,
         rf"(?i:we've\s+got|we\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+us|in\s+the\s+studio|"
@@ -385,7 +447,7 @@ MENTIONS = [
     (MENTIONED, rf"{NAME}\s+(?i:(?:was|will\s+be)\s+(?:on|with\s+us))\b"),
     (
         MENTIONED,
-        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})s?),?"
+        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})(?:e?s)?),?"
         rf"\s+{NAME}",
     ),
     (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
@@ -439,12 +501,24 @@ ON_THE_SHOW = re.compile(
     r"(?:panellists|panelists|guests|speakers)\b",
     re.IGNORECASE,
 )
-_THANKS = r"(?i:\b(?:thanks|thank\s+you|cheers)(?:\s+(?:so\s+much|again|very\s+much|both))?)"
-THANKED = rf"{_THANKS},\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
+# What only a host says: the welcome, the sign-off, the show's own name.
+HOSTING = re.compile(
+    r"\bwelcome\s+(?:back\s+)?to\b|\byou're\s+listening\s+to\b|\bthis\s+has\s+been\b|"
+    r"\bsee\s+you\s+next\b|\bthanks?\s+(?:you\s+)?(?:for|to\s+you\s+for)\s+listening\b|"
+    r"\byour\s+(?:co-?)?host\b|\bI'll\s+be\s+your\b|\bthat's\s+(?:it|all)\s+for\b|"
+    r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b",
+    re.IGNORECASE,
+)
+_THANKS = (
+    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure)"
+    r"(?:\s+(?:so\s+much|again|very\s+much|both))?,|\b(?:hi|hello|hey),?)"
+)
+THANKED = rf"{_THANKS}\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
 # "My guests today are ...", "joining us are ...": every name after it in the sentence
 # is a guest, but not the companies they come from ("the founders of Kowhai Kitchens").
 GUEST_LIST = re.compile(
-    r"\b(?:my|our)\s+guests\b|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:guests|panel|panell?ists)\b|"
+    r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
     r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
     r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b",
     re.IGNORECASE,
@@ -715,9 +789,11 @@ def self_introductions(
     if not names:
         return  # the usual case: skip looking for guests
     guests = [*guests, *(name for name, role in _introduced(context or text) if role == GUEST)]
+    hosting = HOSTING.search(context or text) and not ON_THE_SHOW.search(text)
     for name in names:
-        hosting = any(not same_person(name, guest) for guest in guests)
-        yield name, HOST if hosting else GUEST
+        introduces = any(not same_person(name, guest) for guest in guests)
+        introduced = any(same_person(name, guest) for guest in guests)
+        yield name, HOST if introduces or hosting and not introduced else GUEST
 
 
 def thanked_hosts(text: str, after: str = "") -> Iterator[tuple[str, str]]:
@@ -744,6 +820,15 @@ def listed_guests(text: str) -> Iterator[tuple[str, str]]:
         for match in _names(NAME, rest):
             if not _PLACE_OR_FIRM.search(rest[: match.start("name")]):
                 yield _trim(match.group("name")), role
+
+
+FILLER = r"(?i:uh|um|er|erm)"
+
+
+def without_fillers(text: str) -> str:
+    """ "my guest today is, um, Csilla Nagy-Toth" as the rules read it: "is, Csilla"."""
+    text = re.sub(rf",\s+{FILLER},(?=\s)", ",", text)
+    return re.sub(rf"\s+{FILLER},?(?=\s)", "", text)
 
 
 def show_titles(text: str) -> set[str]:
