@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -23,14 +24,21 @@ from pipeline.analysis.classifier import MIN_WORDS, ThemeClassifier, load_classi
 from pipeline.analysis.codebook import Codebook, load_codebook
 from pipeline.analysis.people import (
     GUEST,
+    HOSTING,
+    MENTIONED,
+    ON_THE_SHOW,
     PERSON_NOUNS,
     Person,
     Roster,
     feed_role,
     introductions,
+    listed_guests,
     self_introductions,
+    show_titles,
+    thanked_hosts,
+    without_fillers,
 )
-from pipeline.analysis.roles import parsed_roles
+from pipeline.analysis.roles import parsed_roles, story_people
 from pipeline.errors import PipelineError
 from pipeline.models import Segment, Word
 
@@ -214,16 +222,20 @@ class Analyzer:
         )
         keyword_hits: list[set[str]] = [set() for _ in segments]
         # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
-        context = {
-            i: " ".join(segments[j].text for j in run) for run in contexts(segments) for i in run
-        }
+        context, after = {}, {}
+        for run in contexts(segments):
+            for place, i in enumerate(run):
+                context[i] = " ".join(segments[j].text for j in run)
+                after[i] = " ".join(segments[j].text for j in run[place + 1 :])
+        titles: set[str] = set()
         for doc, index in docs:
             segment = segments[index]
             result.words += sum(not t.is_punct for t in doc)
             for theme, spans in self.matcher.find(doc).items():
                 result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
                 keyword_hits[index].add(theme)
-            self._people(doc, segment.text, roster, "transcript", context[index])
+            self._people(doc, segment.text, roster, "transcript", context[index], after[index])
+            titles |= show_titles(segment.text)
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
             result.keyphrases.update(noun_phrases(doc))
@@ -234,12 +246,18 @@ class Analyzer:
                 mention.confidence, mention.score = LOW, round(probability, 4)
         result.mentions += found
         result.mentions.sort(key=lambda m: (m.start, m.theme))
-        result.people = roster.people
+        result.people = [p for p in roster.people if not _a_show(p, titles)]
         result.wall_time = time.perf_counter() - started
         return result
 
     def _people(
-        self, doc: Any, text: str, roster: Roster, source: str, context: str | None = None
+        self,
+        doc: Any,
+        text: str,
+        roster: Roster,
+        source: str,
+        context: str | None = None,
+        after: str = "",
     ) -> None:
         entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
@@ -250,12 +268,20 @@ class Analyzer:
         # introductions() only yields capitalised names in an introduction or in wording
         # that marks a person ("Haslam talks about"), and Roster.add rejects non-names,
         # so lone names spaCy missed are kept too.
-        for name, role in introductions(text):
+        spoken, context = without_fillers(text), without_fillers(context or text)
+        parsed = list(parsed_roles(doc))
+        for name, role in chain(
+            introductions(spoken),
+            parsed,
+            listed_guests(spoken),
+            thanked_hosts(spoken, after),
+            story_people(doc, after),
+        ):
             roster.add(name, role=role, source=source, count=0)
-        for name, role in parsed_roles(doc):
-            roster.add(name, role=role, source=source, count=0)
-        for name, role in self_introductions(text, context):
-            if recognised(name):
+        guests = [name for name, role in parsed if role == GUEST]
+        cued = ON_THE_SHOW.search(context) or HOSTING.search(context)
+        for name, role in self_introductions(spoken, context, guests):
+            if recognised(name) or cued:
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:
             roster.add(name, source=source)
@@ -388,6 +414,11 @@ class Analyzer:
         return self.analyze(segments)
 
 
+def _a_show(person: Person, titles: set[str]) -> bool:
+    """ "Harbour Lights" in "welcome to Harbour Lights" is the show, not a person."""
+    return person.role == MENTIONED and not person.role_from_feed and person.name in titles
+
+
 def contexts(segments: Sequence[Segment]) -> list[list[int]]:
     """Runs of segment indices read together: one speaker's consecutive segments, or
     any speaker's where none is known, each run at most CONTEXT_SECONDS long. Untimed
@@ -458,8 +489,10 @@ def noun_phrases(doc: Any) -> Iterable[str]:
 
 
 def _names_a_thing(doc: Any, entity: Any) -> bool:
-    """After "called", a name is a thing's ("an app called Fountain", "a product named
-    Ready Brek"), unless "called" describes a person ("a guy called Sam")."""
+    """After "the" or "called", a name is a thing's ("an app called Fountain", "a
+    product named Ready Brek"), unless "called" describes a person ("a guy called Sam")."""
+    if entity.start > 0 and doc[entity.start - 1].lower_ == "the":
+        return True  # "wrote The Courageous Follower"
     if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
         return False
     return doc[entity.start - 1].head.lemma_.lower() not in PERSON_NOUNS

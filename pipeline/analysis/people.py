@@ -90,6 +90,22 @@ TITLES = {
     "aunt",
     "auntie",
     "aunty",
+    "sister",
+    "coach",
+    "chef",
+    "judge",
+    "captain",
+    "capt",
+    "doctor",
+    "sheikh",
+    "father",
+    "fr",
+    "maître",
+    "mama",
+    "nana",
+    "imam",
+    "rabbi",
+    "pastor",
 }
 
 
@@ -104,6 +120,7 @@ EDGE_WORDS = {
     "also",
     "an",
     "and",
+    "as",
     "because",
     "but",
     "from",
@@ -115,10 +132,17 @@ EDGE_WORDS = {
     "hi",
     "his",
     "honestly",
+    "let",
+    "let's",
+    "um",
+    "uh",
+    "er",
+    "erm",
     "how",
     "i",
     "i'm",
     "if",
+    "it",
     "it's",
     "look",
     "my",
@@ -164,9 +188,13 @@ EDGE_WORDS = {
 }
 # Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
 PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della", "la", "le"}
+PARTICLES |= {"bin", "bint", "ibn", "ap", "al", "el"}
 # Given names that, standing alone, are far more often a word ("Will you be around?",
 # "Hope is not a strategy"): a person only when someone is introduced by it.
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
+DEPARTMENTS = """sales marketing finance legal operations ops procurement research engineering
+    product design management leadership security compliance support accounts dispatch hr
+    payroll logistics"""
 # Never a person standing alone: days, seasons, apps ("see you Sunday", "on TikTok").
 NOT_ALONE = _words(
     """monday tuesday wednesday thursday friday saturday sunday
@@ -177,8 +205,7 @@ NOT_ALONE = _words(
     # pronouns and function words spaCy sometimes tags PERSON at a sentence start
     """ it he she they we you this that there here what who"""
     # departments talk too: "Sales says the leads are rubbish"
-    """ sales marketing finance legal operations ops procurement research engineering
-    product design management leadership security compliance support accounts"""
+    f" {DEPARTMENTS}"
 )
 # Last words of show, company and place names, not of people ("Frontline Talk").
 ORGANISATION_WORDS = _words(
@@ -186,20 +213,27 @@ ORGANISATION_WORDS = _words(
     labs academy institute group ltd inc plc llc company partners media network news times
     journal review magazine university college school bank street road square centre center
     foundation council ministry agency studio studios records press leadership psychology
-    marketing sales office resources department team board government hq"""
+    marketing sales office resources department team board government hq estate estates
+    kitchen kitchens shipping logistics foods solar retail federation union holdings
+    capital ventures consulting solutions systems energy farms brewery bakery"""
 )
 
 UPPER = "A-ZÀ-ÖØ-Þ"
 _STOP = "|".join(sorted(re.escape(w.capitalize()) for w in EDGE_WORDS | {"the"}))
-_TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie)\.?\s+)"
+_TITLE = (
+    r"(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|Sir|Dame|Uncle|Aunt|Auntie|Sister|Coach|Chef|Judge|"
+    r"Captain|Capt|Doctor|Sheikh|Father|Fr|Maître|Mama|Nana|Imam|Rabbi|Pastor)\.?\s+)"
+)
 # A capitalised word that is not a sentence opener; an initial only before another word.
-_WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|\.(?=\s+[{UPPER}]))"
+_WORD = rf"(?!(?:{_STOP})\b)[{UPPER}](?:[\w'’-]+|(?:\.[{UPPER}])*\.(?=\s+[{UPPER}]))"
 _PARTICLE = rf"(?:(?:{'|'.join(sorted(PARTICLES))})\s+)"
 # A nickname in brackets or quotes: "Antonio (Tony) Belgrave", "Kofi 'KB' Bannerman".
 _NICK = rf"(?:\s+\([{UPPER}][\w'’ -]*\)|\s+['‘\"“][{UPPER}][\w’. -]*['’\"”](?=\s))"
-NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_WORD}){{0,2}})"
+_GLUED = r"(?:(?:al|el|ad|ud)-)?"  # "Rania al-Khatib"
+NAME = rf"(?P<name>{_TITLE}?{_WORD}{_NICK}?(?:\s+{_PARTICLE}{{0,2}}{_GLUED}{_WORD}){{0,3}})"
 
-I_AM = r"(?i:I'm|I\s+am|this\s+is|my\s+name\s+is)"
+MY_NAME = r"(?i:I'm|I\s+am|my\s+name(?:'s|\s+is))"
+I_AM = rf"(?:{MY_NAME}|(?i:this\s+is))"
 _WE_ARE = r"(?i:I'm|I\s+am|we're|we\s+are)"
 _NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+studio)"
 _SHOW = r"(?i:show|podcast|pod|programme|program)"
@@ -212,14 +246,34 @@ INTRODUCTIONS = [
     # The host introduces themselves, or is thanked by the guest.
     (HOST, HOST_SELF),
     (HOST, rf"{I_AM}\s+{NAME},?\s+(?i:and\s+)?(?:{I_AM}\s+)?(?i:your\s+(?:co-?)?host)"),
-    (HOST, rf"(?i:your\s+(?:co-?)?host(?:\s+for\s+(?:today|tonight))?),?\s+{NAME}"),
+    (
+        HOST,
+        r"(?i:your\s+(?:co-?)?host(?:\s+(?:for\s+)?(?:today|tonight|this\s+week))?"
+        rf"(?:,\s+as\s+(?:ever|always|usual),)?(?:\s+(?:is|was))?),?\s+{NAME}",
+    ),
+    (HOST, rf"(?i:presenting|presented\s+by)(?i:,?\s+as\s+(?:ever|always|usual))?,?\s+{NAME}"),
+    (HOST, rf"(?i:it's|it\s+is)\s+(?i:just\s+)?(?i:me),\s+{NAME}"),
+    (HOST, rf"(?:^|[.!?]\s+){NAME}\s+(?i:here)\b[.,]"),  # "Rosa Castellanos here."
+    (HOST, rf"(?i:I've\s+been)\s+{NAME}"),  # the sign-off: "I've been Rohan Mehta"
     # Not "sponsored and hosted by Buzzsprout" (a hosting company), nor "the awards were
     # hosted by ..." (another event's host)
     (HOST, rf"(?<!sponsored and )(?<!were )(?<!was )(?i:hosted\s+by)\s+{NAME}"),
-    (HOST, rf"(?i:\bco-?host(?:s|ed\s+by)?),?\s+{NAME}"),
-    (HOST, rf"{NAME},\s+(?i:my|our)\s+(?i:co-?host)"),
+    (
+        HOST,
+        r"(?i:\bco-?(?:host|presenter)(?:s|ed\s+by)?(?:\s+for\s+(?:this|the)\s+\w+)?"
+        rf"(?:\s+(?:are|is))?),?\s+{NAME}",
+    ),
+    (HOST, rf"{NAME},\s+(?i:my|our)\s+(?:[a-z]+\s+){{0,2}}?(?i:co-?host)"),
+    (HOST, rf"{NAME},?\s+(?i:who's|who\s+is)\s+(?i:co-?hosting)"),
+    # a regular beside the host: "with me as always, Ahmad Karimi-Bose"
+    (HOST, rf"(?i:with\s+(?:me|us)\s+as\s+(?:always|ever|usual)),?\s+(?:(?i:is)\s+)?{NAME}"),
     # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
-    (HOST, rf"(?i:welcome\s+(?:back\s+)?to)\s+[^.!?]{{1,60}}?[.!?,]\s+(?i:and\s+)?{I_AM}\s+{NAME}"),
+    # "Welcome to Talking Shop, I'm Dana", "This is Build Cycle. It's Callum here".
+    (
+        HOST,
+        r"(?i:welcome\s+(?:back\s+)?to|this\s+is|you're\s+listening\s+to)\s+[^.!?]{1,60}?[.!?,]"
+        rf"\s+(?i:and\s+)?(?:{I_AM}|(?i:it's))\s+{NAME}",
+    ),
     (
         HOST,
         rf"{I_AM}\s+{NAME}{_ASIDE}?,?\s+(?i:and\s+)?"
@@ -230,7 +284,7 @@ INTRODUCTIONS = [
         HOST,
         r"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+(?:the\s+)?"
         rf"[{UPPER}][\w'’-]*(?:\s+(?!(?i:I|I'm|me|we|we're|today)\b)[\w'’-]+){{0,5}}?"
-        rf"\s+(?i:with)\s+{NAME}",
+        rf",?\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
@@ -252,7 +306,7 @@ INTRODUCTIONS = [
     # Today's guest.
     (
         GUEST,
-        r"(?i:\b(?:my|our)\s+guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
+        r"(?i:\b(?:my|our)\s+(?:(?:first|second|third|next|final)\s+)?guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
         rf"on\s+the\s+{_SHOW}))?(?:\s+(?:is|are))?),?\s+(?i:the\s+[a-z]+\s+)?{NAME}",
     ),
     (
@@ -268,6 +322,31 @@ INTRODUCTIONS = [
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}\s+(?i:is\s+(?:my|our)\s+guest)"),
+    (GUEST, rf"{NAME},\s+(?i:(?:my|our)\s+guests?)\b"),
+    (
+        GUEST,
+        r"(?i:(?:dialling|dialing|calling)\s+in\s+from\s+[^.!?]{1,60}?\s+(?:is|we\s+have)),?"
+        rf"\s+{NAME}",
+    ),
+    # call-in shows: the caller is on this episode
+    (GUEST, rf"(?i:caller(?:\s+\w+)?\s+is),?\s+{NAME}"),
+    (GUEST, rf"(?i:we\s+have)\s+{NAME}\s+(?i:calling|on\s+line)"),
+    (
+        GUEST,
+        rf"{NAME}(?:\s+(?i:from)\s+{_WORD}(?:\s+{_WORD})?)?,\s+(?i:you're\s+(?:on\s+the\s+air|live|on))",
+    ),
+    (
+        GUEST,
+        r"(?i:say\s+hello\s+to|let\s+me\s+bring\s+in|let's\s+bring\s+in|(?:a\s+pleasure|"
+        r"delighted|pleased|thrilled|proud)\s+to\s+welcome|(?:lucky|delighted|thrilled|pleased|"
+        r"happy|great|proud)\s+to\s+have)\s+(?i:(?:my|our)\s+(?:\w+\s+)?guest,?\s+)?"
+        rf"{NAME}",
+    ),
+    (
+        GUEST,
+        r"(?i:(?:sitting|sat)\s+(?:across\s+from|opposite|next\s+to|with)\s+me(?:\s+\w+){0,3}?"
+        rf"\s+is),?\s+{NAME}",
+    ),
     (
         GUEST,
         rf"(?i:we've\s+got|we\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+us|in\s+the\s+studio|"
@@ -302,12 +381,12 @@ INTRODUCTIONS = [
     ),
     (
         GUEST,
-        rf"(?i:great\s+to\s+have\s+you(?:\s+(?:here|on(?:\s+the\s+{_SHOW})?|back))?)"
+        rf"(?i:great\s+to\s+have\s+you(?:\s+(?:here|on\s+the\s+{_SHOW}|back))?)"
         rf",?\s+{NAME}",
     ),
     (
         GUEST,
-        rf"(?i:\b(?:hi|hello|hey))[,!]?\s+(?:\w+[,!]?\s+)?(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME},?"
+        rf"(?i:\b(?:hi|hello|hey))[,!]?\s+(?:\w+[,!]?\s+)?{MY_NAME}\s+{NAME},?"
         r"\s+(?i:and\s+)?(?i:I'm\s+)?(?i:(?:so\s+)?(?:delighted|thrilled|glad|happy|great|"
         r"lovely|pleased|excited)\s+to\s+be\s+(?:on|here|with|joining))",
     ),
@@ -335,7 +414,7 @@ PERSON_NOUNS = set(_RELATION.split("|")) | _words(
 )
 _SPEECH = (
     r"says|said|told|tells|asked|asks|talks|talked|wrote|writes|argues|argued|reckons|"
-    r"puts\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|"
+    r"puts\s+it|put\s+it|describes|described|explains|explained|used\s+to|once|has\s+this|had\s+this|have\s+this|"
     r"insisted|insists|taught|teaches|points\s+out|pointed\s+out|kicked\s+off|opened|calls|"
     r"coined|mapped|defined|distinguishes|identified|would\s+(?:call|say|argue)"
 )
@@ -349,7 +428,10 @@ _QUESTION = (
     r"have|has|you|tell|explain|talk|walk|give|let"
 )
 # Verbs whose object is a person ("I asked Priya", "we promoted Jo").
-_TOLD = r"asked|told|thanked|emailed|messaged|rang|phoned|met|hired|promoted|praised"
+_TOLD = (
+    r"asked|told|thanked|emailed|messaged|pinged|rang|phoned|met|hired|promoted|praised|"
+    r"read|reading|quoted|quoting|cited|citing"
+)
 MENTIONS = [
     (
         MENTIONED,
@@ -365,12 +447,18 @@ MENTIONS = [
     (MENTIONED, rf"{NAME}\s+(?i:(?:was|will\s+be)\s+(?:on|with\s+us))\b"),
     (
         MENTIONED,
-        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})s?),?"
+        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})(?:e?s)?),?"
         rf"\s+{NAME}",
     ),
     (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
     (MENTIONED, rf"{NAME}\s+(?:{_SPEECH})\b"),
-    (MENTIONED, rf"{NAME}\s+and\s+(?:I|me)\b"),
+    (MENTIONED, rf"{NAME}\s+and\s+[{UPPER}][\w'’-]+\s+(?:{_SPEECH})\b"),
+    # "Kate and I went", not "near Gisborne and I chair"
+    (
+        MENTIONED,
+        rf"(?<!\bnear\s)(?<!\bin\s)(?<!\bfrom\s)(?<!\bat\s){NAME}\s+and\s+(?:I|me)\b(?!['’])",
+    ),
+    (MENTIONED, rf"{NAME}\s+(?i:(?:in|from)\s+(?:the\s+)?(?:{'|'.join(DEPARTMENTS.split())}))\b"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
     # "I called Priya", but not "an app called Fountain": "called" usually names things
@@ -403,7 +491,43 @@ ANOTHER_EPISODE = re.compile(
 )
 SELF_INTRODUCTION = (
     rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
-    rf"(?i:I'm|I\s+am|my\s+name\s+is)\s+{NAME}"
+    rf"{MY_NAME}\s+{NAME}"
+)
+# What a guest says of being on the show: "delighted to be on", "thanks for the invite".
+ON_THE_SHOW = re.compile(
+    r"\bto\s+be\s+(?:on|here|back)\b|\bbeing\s+on\b|\bfor\s+having\s+(?:me|us)\b|"
+    r"\bfor\s+the\s+invite\b|\bfavourite\s+(?:podcast|show)\b|\bbeen\s+(?:a\s+)?"
+    r"(?:listener|listening|fan)\b|\bone\s+of\s+(?:the|tonight's|today's)\s+(?:\w+\s+)?"
+    r"(?:panellists|panelists|guests|speakers)\b",
+    re.IGNORECASE,
+)
+# What only a host says: the welcome, the sign-off, the show's own name.
+HOSTING = re.compile(
+    r"\bwelcome\s+(?:back\s+)?to\b|\byou're\s+listening\s+to\b|\bthis\s+has\s+been\b|"
+    r"\bsee\s+you\s+next\b|\bthanks?\s+(?:you\s+)?(?:for|to\s+you\s+for)\s+listening\b|"
+    r"\byour\s+(?:co-?)?host\b|\bI'll\s+be\s+your\b|\bthat's\s+(?:it|all)\s+for\b|"
+    r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b",
+    re.IGNORECASE,
+)
+_THANKS = (
+    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure)"
+    r"(?:\s+(?:so\s+much|again|very\s+much|both))?,|\b(?:hi|hello|hey),?)"
+)
+THANKED = rf"{_THANKS}\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
+# "My guests today are ...", "joining us are ...": every name after it in the sentence
+# is a guest, but not the companies they come from ("the founders of Kowhai Kitchens").
+GUEST_LIST = re.compile(
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:guests|panel|panell?ists)\b|"
+    r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
+    r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
+    r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b",
+    re.IGNORECASE,
+)
+_PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
+# Where a show says its own name: "welcome to Harbour Lights", "back with another Build Cycle".
+SHOW_TITLE = re.compile(
+    r"(?i:welcome\s+(?:back\s+)?to|listening\s+to|this\s+is|(?:be|been|back)\s+on|another)\s+"
+    rf"(?P<title>{_WORD}(?:\s+(?:(?:at|of|the|to|and|in|on|for)\s+)?{_WORD})*)"
 )
 
 
@@ -464,14 +588,17 @@ def looks_like_name(name: str, *, introduced: bool = False) -> bool:
             continue
         if not word[0].isupper() or any(c.isdigit() for c in word):
             return False
-        if len(word) > 1 and word.isupper():
+        if len(word) > 1 and word.isupper() and not re.fullmatch(r"(?:[A-Z]\.)+", word):
             return False  # an acronym: "CV", "HR", "CEO"
         if word.lower() in EDGE_WORDS:
             return False
     if len(words) > 1:
         return words[-1].lower() not in ORGANISATION_WORDS
     word = words[0].lower()
-    return word not in NOT_ALONE and (introduced or word not in WORD_NAMES)
+    plural = word[:-1] if word.endswith("s") else word  # "my staff hated Thursdays"
+    if word in NOT_ALONE or plural in NOT_ALONE:
+        return False
+    return introduced or word not in WORD_NAMES
 
 
 def _titled(raw: str) -> bool:
@@ -514,9 +641,12 @@ def _surnames_agree(a: str, b: str) -> bool:
 def _first_names_agree(a: str, b: str) -> bool:
     if a == b or b in NICKNAMES.get(a, ()) or a in NICKNAMES.get(b, ()):
         return True
-    # A clipped first name is a nickname too ("Ben" for Benedikt, "Tom" for Tomasz);
-    # a difference of one or two letters is more often another name (Dan, Dana).
+    # A clipped first name is a nickname too ("Ben" for Benedikt, "Tom" for Tomasz,
+    # "Rafa" for Rafael, "Emeka" for Chukwuemeka); a difference of one letter, or two
+    # in a short name, is more often another name (Dan and Dana, Jon and Jonas).
     short, long = sorted((a, b), key=len)
+    if len(short) >= 4 and len(long) >= len(short) + 2:
+        return long.startswith(short) or long.endswith(short)
     return len(short) >= 3 and len(long) >= len(short) + 3 and long.startswith(short)
 
 
@@ -649,17 +779,60 @@ def own_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def self_introductions(text: str, context: str | None = None) -> Iterable[tuple[str, str]]:
+def self_introductions(
+    text: str, context: str | None = None, guests: Iterable[str] = ()
+) -> Iterable[tuple[str, str]]:
     """(name, role) for "I'm ..." in ``text``: the guest, unless the speaker introduces
     someone else as today's guest, there or in the ``context`` around it ("I'm Tessa.
     This week we're with Marguerite ...")."""
     names = [_trim(match.group("name")) for match in _names(SELF_INTRODUCTION, text)]
     if not names:
         return  # the usual case: skip looking for guests
-    guests = [name for name, role in _introduced(context or text) if role == GUEST]
+    guests = [*guests, *(name for name, role in _introduced(context or text) if role == GUEST)]
+    hosting = HOSTING.search(context or text) and not ON_THE_SHOW.search(text)
     for name in names:
-        hosting = any(not same_person(name, guest) for guest in guests)
-        yield name, HOST if hosting else GUEST
+        introduces = any(not same_person(name, guest) for guest in guests)
+        introduced = any(same_person(name, guest) for guest in guests)
+        yield name, HOST if introduces or hosting and not introduced else GUEST
+
+
+def thanked_hosts(text: str, after: str = "") -> Iterator[tuple[str, str]]:
+    """Who a guest thanks is the host: "Thank you, Aroha, it's a privilege to be on
+    Field Notes", "thanks both, Jo, Senthil, thanks for having us". Only where the
+    speaker also says they are on the show, there or in the next sentence (``after``)."""
+    next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
+    if not ON_THE_SHOW.search(f"{text} {next_sentence}"):
+        return
+    for match in _names(THANKED, text):
+        yield _trim(match.group("name")), HOST
+        for name in re.findall(rf"{_WORD}", match.group("more")):
+            yield name, HOST
+
+
+def listed_guests(text: str) -> Iterator[tuple[str, str]]:
+    """Names listed after a plural introduction, in the same sentence."""
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        cue = GUEST_LIST.search(sentence)
+        if cue is None:
+            continue
+        role = MENTIONED if ANOTHER_EPISODE.search(sentence) else GUEST
+        rest = sentence[cue.end() :]
+        for match in _names(NAME, rest):
+            if not _PLACE_OR_FIRM.search(rest[: match.start("name")]):
+                yield _trim(match.group("name")), role
+
+
+FILLER = r"(?i:uh|um|er|erm)"
+
+
+def without_fillers(text: str) -> str:
+    """ "my guest today is, um, Csilla Nagy-Toth" as the rules read it: "is, Csilla"."""
+    text = re.sub(rf",\s+{FILLER},(?=\s)", ",", text)
+    return re.sub(rf"\s+{FILLER},?(?=\s)", "", text)
+
+
+def show_titles(text: str) -> set[str]:
+    return {_trim(m.group("title")) for m in SHOW_TITLE.finditer(text)}
 
 
 def _names(pattern: str, text: str) -> Iterator[re.Match[str]]:

@@ -9,10 +9,16 @@ of "join us", the complement of a "with us / on the line / joining us is" clause
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from pipeline.analysis.people import GUEST, HOST
+from pipeline.analysis.people import ANOTHER_EPISODE, GUEST, HOST, MENTIONED, PARTICLES
+
+# A story's pronouns say its subject is a person: "So Priya walks in ... she just".
+PERSONAL = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.IGNORECASE)
+STORY_DEPS = {"nsubj", "npadvmod", "appos", "dobj"}
 
 HOST_VERBS = {"present", "host", "co-host", "cohost", "lead", "steer", "front", "anchor", "helm"}
 HOST_NOUNS = {"host", "co-host", "cohost", "presenter", "co-presenter", "anchor"}
@@ -24,15 +30,114 @@ GUEST_PLACES = {("on", "line"), ("on", "phone"), ("with", "me"), ("with", "us"),
 SHOW_NOUNS = {"show", "podcast", "programme", "program", "pod", "studio", "episode", "series"}
 
 
+@dataclass
+class Name:
+    """A run of proper nouns, hyphenated parts and particles ("Pieter-Jan de Vries",
+    "Ngaio Hemi-Pritchard"), whatever the parse makes of its inside."""
+
+    start: int
+    end: int  # exclusive
+    doc: Any
+
+    @property
+    def text(self) -> str:
+        return str(self.doc[self.start : self.end].text)
+
+    def outward(self) -> list[Any]:
+        """The tokens that hang the name on the rest of the sentence."""
+        tokens = list(self.doc[self.start : self.end])
+        hung = [t for t in tokens if t.head == t or t.head not in self]
+        return [t for t in hung if t.pos_ == "PROPN"] or [tokens[-1]]
+
+    def __contains__(self, token: Any) -> bool:
+        return bool(self.start <= token.i < self.end)
+
+
 def parsed_roles(doc: Any) -> Iterator[tuple[str, str]]:
     """(name, host or guest) for every person the parse places in that role; with a
-    co-host named, whoever introduces themselves ("I'm Sam Lee") hosts too."""
-    heads = [t for t in doc if t.pos_ == "PROPN" and t.dep_ != "compound"]
-    cohost = any(_called_host(t) for t in heads)
-    for head in heads:
-        role = _role(head) or (HOST if cohost and _self_introduced(head) else None)
+    co-host named, whoever introduces themselves ("I'm Sam Lee") hosts too. A name
+    joined to one with a role ("hosted by Ana Ruiz and Li Wei") shares it."""
+    names = list(_names(doc))
+    cohost = any(_called_host(t, n) for n in names for t in n.outward())
+    roles: dict[int, str] = {}
+    for n in names:
+        role = next(filter(None, (_role(t, n) for t in n.outward())), None)
+        if role is None and cohost and any(_self_introduced(t) for t in n.outward()):
+            role = HOST
         if role:
-            yield _name(head), role
+            roles[n.start] = role
+    for n in names:
+        first = next(filter(None, (_first_conjunct(t) for t in n.outward())), None)
+        other = next((m for m in names if first is not None and first in m), None)
+        if n.start not in roles and other is not None and other.start in roles:
+            roles[n.start] = roles[other.start]
+    for n in names:
+        if n.start in roles:
+            yield n.text, MENTIONED if _another_episode(n) else roles[n.start]
+
+
+def story_people(doc: Any, after: str = "") -> Iterator[tuple[str, str]]:
+    """A lone name a story is about is a person (mentioned): the subject, the one
+    addressed or set beside a noun ("the charge nurse, Bernadette"), when a "he" or "she"
+    follows in the segment or the rest of the turn (``after``). "Amazon walks in and
+    undercuts everyone" has none."""
+    for n in _names(doc):
+        if len(n.text.split()) > 2 or not any(t.dep_ in STORY_DEPS for t in n.outward()):
+            continue
+        if _opens_sentence(n):
+            continue
+        if PERSONAL.search(f"{doc[n.end :].text} {after}"):
+            yield n.text, MENTIONED
+
+
+def _opens_sentence(name: Name) -> bool:
+    """Any word is capitalised first in a sentence ("Charisma's overrated. ... his
+    face"): there a name counts only if spaCy says person or a comma or a place
+    follows ("Okafor in procurement signed")."""
+    first = name.doc[name.start]
+    if not first.is_sent_start or first.ent_type_ == "PERSON" or name.end >= len(name.doc):
+        return False
+    return name.doc[name.end].lower_ not in {",", "in", "from", "at"}
+
+
+def _another_episode(name: Name) -> bool:
+    """ "next week we'll have Lars Sandvold joining us": a guest of another episode."""
+    sentence = name.doc[name.start].sent
+    return bool(ANOTHER_EPISODE.search(sentence.text))
+
+
+def _names(doc: Any) -> Iterator[Name]:
+    i = 0
+    while i < len(doc):
+        if doc[i].pos_ != "PROPN":
+            i += 1
+            continue
+        end = i + 1
+        while end < len(doc) and _continues(doc, end):
+            end += 1
+        while doc[end - 1].pos_ != "PROPN":
+            end -= 1
+        yield Name(i, end, doc)
+        i = end
+
+
+def _continues(doc: Any, i: int) -> bool:
+    """Does token i belong to the name that the token before it is part of?"""
+    token, previous = doc[i], doc[i - 1]
+    if not previous.whitespace_ and "-" in (token.text, previous.text):
+        return True  # "Pryce-Jones", "Pieter-Jan": no space either side of the hyphen
+    if token.lower_ in PARTICLES:
+        return i + 1 < len(doc) and doc[i + 1].pos_ == "PROPN"
+    return bool(token.pos_ == "PROPN")
+
+
+def _first_conjunct(token: Any) -> Any:
+    """The first of "X and Y" or "X, Y and Z" for Y or Z; None for a name not in a list."""
+    if token.dep_ != "conj":
+        return None
+    while token.dep_ == "conj":
+        token = token.head
+    return token
 
 
 def _self_introduced(token: Any) -> bool:
@@ -41,49 +146,70 @@ def _self_introduced(token: Any) -> bool:
     return token.dep_ == "attr" and be.lemma_ == "be" and _has(be, "nsubj", {"i"})
 
 
-def _name(head: Any) -> str:
-    """The proper-noun run ending at ``head`` ("Maya Okafor", "Dr Lena Brandt")."""
-    start = head.i
-    while start > 0 and head.doc[start - 1].pos_ == "PROPN" and head.doc[start - 1].head == head:
-        start -= 1
-    return head.doc[start : head.i + 1].text
-
-
-def _role(token: Any) -> str | None:
-    if _called_host(token):
+def _role(token: Any, name: Name) -> str | None:
+    if _called_host(token, name):
         return HOST
     head = token.head
     if token.dep_ == "pobj" and head.dep_ == "agent":
         verb = head.head.lemma_.lower()
-        # "hosted by" also names hosting companies ("hosted by Buzzsprout"): a person only.
-        person = verb != "host" or token.ent_type_ == "PERSON"
-        if verb in HOST_VERBS and person and _a_show(head.head):
+        if verb in HOST_VERBS and _a_person(token, name, verb) and _a_show(head.head):
             return HOST  # "presented by Maya Okafor"
         if verb == JOIN:
             return GUEST  # "I'm joined by Kate Lin"
+    if _by_me(token):
+        return HOST  # "steered as ever by me, Aroha Ngata"
     if token.dep_ == "nsubj" and head.lemma_ == JOIN and _has(head, "dobj", {"us", "me"}):
         return GUEST  # "Kate Lin joins us from Perth"
     if token.dep_ in ("attr", "nsubj") and head.lemma_ == "be" and _guest_clause(head):
-        return GUEST  # "joining us today is Ben Ortiz", "on the line from Leeds is ..."
+        # "with me as always is Raj": a regular beside the host is a co-host
+        return HOST if _as_always(head) else GUEST
     if token.dep_ == "pobj" and head.lower_ == "with" and head.head.lemma_ in SHOW_NOUNS:
         return GUEST  # "back on the show with Kate Lin"
     return None
 
 
+def _a_person(token: Any, name: Name, verb: str) -> bool:
+    """ "hosted by" also names hosting companies ("hosted by Buzzsprout"): a person
+    only when spaCy says so or the name has a given name and a surname."""
+    return verb != "host" or token.ent_type_ == "PERSON" or len(name.text.split()) > 1
+
+
+def _by_me(token: Any) -> bool:
+    """The name set beside the "me" of "presented by me": "by me, Aroha Ngata"."""
+    me = token.head if token.dep_ == "appos" else None
+    if me is None and token.dep_ in ("npadvmod", "appos", "dobj"):
+        me = next((c for c in token.head.children if c.dep_ == "agent"), None)
+        me = next((c for c in me.children if c.dep_ == "pobj"), None) if me else None
+    if me is None or me.lower_ != "me" or me.head.dep_ != "agent":
+        return False
+    return me.head.head.lemma_.lower() in HOST_VERBS
+
+
+def _as_always(be: Any) -> bool:
+    words = {t.lower_ for t in be.subtree}
+    return "as" in words and bool(words & {"always", "ever", "usual"})
+
+
 def _a_show(verb: Any) -> bool:
     """What the verb's agent leads is the show ("The Growth Desk is presented by",
-    "Shop Floor, led by"), not an evening or an event they led."""
-    led = verb.head if verb.dep_ == "acl" else None
+    "This is Harbour Lights, the podcast for ..., presented by"), not an evening or an
+    event they led."""
+    led = verb.head if verb.dep_ in ("acl", "advcl") else None
     led = led or next((c for c in verb.children if c.dep_ == "nsubjpass"), None)
-    return led is not None and (led.pos_ == "PROPN" or led.lemma_.lower() in SHOW_NOUNS)
+    while led is not None:
+        if led.pos_ == "PROPN" or led.lemma_.lower() in SHOW_NOUNS:
+            return True
+        if led.lemma_ == "be" and any(c.dep_ == "attr" and c.pos_ == "PROPN" for c in led.children):
+            return True  # "This is The Quiet Ledger, steered by ..."
+        led = led.head if led.head != led else None
+    return False
 
 
-def _called_host(token: Any) -> bool:
+def _called_host(token: Any, name: Name) -> bool:
     """The name is put beside a host noun: "my co-host Priya Nair", "fellow host Raj"."""
     if token.head.lemma_.lower() in HOST_NOUNS and token.dep_ in ("appos", "dobj", "attr"):
         return True
-    first = token.i - len(_name(token).split()) + 1
-    for previous in reversed(token.doc[max(0, first - 4) : first]):
+    for previous in reversed(token.doc[max(0, name.start - 4) : name.start]):
         if previous.lemma_.lower() in HOST_NOUNS:
             return True
         if previous.lower_ not in _BETWEEN:
