@@ -469,6 +469,31 @@ def test_themes_on_the_sealed_set_hold():
             {"Peter Drucker": "mentioned"},
         ),
         ("Last year Carla told her manager she would quit.", {"Carla": "mentioned"}),
+        # a hyphenated surname is one name, not "Jones" as well
+        ("I'm your host Gareth Pryce-Jones.", {"Gareth Pryce-Jones": "host"}),
+        (
+            "The Night Shift is hosted as ever by Ana Ruiz-Bello and Tom Lindqvist.",
+            {"Ana Ruiz-Bello": "host", "Tom Lindqvist": "host"},
+        ),
+        (
+            "Joining us today are two old rivals, Mira Castell from the union, and Dev Anand.",
+            {"Mira Castell": "guest", "Dev Anand": "guest"},
+        ),
+        (
+            "Thank you, Dana, it's a real pleasure to be on the show.",
+            {"Dana": "host"},
+        ),
+        (
+            "Our first caller is Bridget Nolan. Bridget, you're on the air.",
+            {"Bridget Nolan": "guest"},
+        ),
+        ("With me in the studio is Chef Marco Bellini.", {"Marco Bellini": "guest"}),
+        ("My guest today is, um, Csilla Nagy.", {"Csilla Nagy": "guest"}),
+        (
+            "So Priya walks into the meeting with a printout, and she slaps it on the table.",
+            {"Priya": "mentioned"},
+        ),
+        ("Welcome to Harbour Lights, I'm Wei Ling Tan.", {"Wei Ling Tan": "host"}),
     ],
 )
 def test_roles_come_from_how_people_are_introduced_in_any_wording(analyzer, text, expected):
