@@ -34,6 +34,7 @@ serve: install
 
 bench: install
 	$(BIN)/python -m benchmarks asr
+	$(BIN)/python -m benchmarks asr-speed
 	$(BIN)/python -m benchmarks themes
 	$(BIN)/python -m benchmarks search
 	$(BIN)/python -m benchmarks ingest

@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "asr": "benchmarks.asr",
+    "asr-speed": "benchmarks.asr_speed",
     "themes": "benchmarks.themes",
     "search": "benchmarks.search",
     "ingest": "benchmarks.ingest",
