@@ -43,6 +43,27 @@ def wait_for(condition, what: str = "the ingest", timeout: float = 600.0) -> Non
         time.sleep(0.05)
 
 
+def children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def query(db: Path, sql: str) -> list[tuple]:
     if not db.exists():
         return []
@@ -127,8 +148,11 @@ def test_sigkill_at_several_points_then_the_next_run_finishes(tmp_path, slow_sho
         process = start(db)
         wait_for(lambda r=reached, p=process: r() or p.poll() is not None, label)
         time.sleep(0.3)
+        workers = children(process.pid)
         process.kill()
         process.wait()
+        # the pool's workers follow their parent out (they poll for it every second)
+        wait_for(lambda w=workers: not any(alive(pid) for pid in w), "workers to exit", 30)
         assert_whole(db)
         server.log.clear()
     final = start(db)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: a worker loads only the models its tas
     from pipeline.transcribe.stage import Transcript
 
 _CACHE: dict[Any, Any] = {}  # per worker process: transcribers and analysers
+PARENT_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -143,8 +144,27 @@ def make_executor(scheduler: str | None, workers: int) -> tuple[Executor, Any]:
     import multiprocessing
 
     # spawn, not fork: the ingest process has threads (downloads, HTTP) by now.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_follow_parent,
+        initargs=(os.getpid(),),
+    )
     return pool, None
+
+
+def _follow_parent(parent: int) -> None:
+    """A worker whose ingest process was killed (SIGKILL, the OOM killer) exits too,
+    instead of holding its models' memory for ever: nothing would collect its work."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def worker_options(options: AsrOptions, workers: int) -> AsrOptions:
