@@ -6,7 +6,8 @@ transcript (spaCy PERSON entities and speaker labels). "Antonio (Tony) Belgrave"
 the person is introduced ("I'm your host ...", "my guest today is ...",
 "joined by ...", "led by ...", "thanks for having me, ..."), else "mentioned".
 Past and future guests ("last week's guest ...", "next week we'll have ...") are
-mentioned: they are not on this episode.
+mentioned: they are not on this episode. Whoever a guest thanks while saying they are on
+the show is the host; callers, and names listed after "my guests today are", are guests.
 
 Text cues also find people spaCy misses ("Ira Chaleff talks about ...", "my colleague
 ...", "Kelley's model"); a lone word is kept only with such a cue, an introduction, a

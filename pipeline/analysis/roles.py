@@ -4,7 +4,8 @@ The introduction patterns in pipeline.analysis.people list wordings ("I'm your h
 shows say it in many more ("presented by", "steered by", "on the line from Leeds
 is", "joining us today is"). spaCy's dependency parse finds the person whatever the
 wording: the agent of a hosting verb, the one called host or co-host, the subject
-of "join us", the complement of a "with us / on the line / joining us is" clause.
+of "join us", the complement of a "with us / on the line / joining us is" clause. It
+also finds the people a story is about (``story_people``): "So Priya walks in ... she".
 """
 
 from __future__ import annotations
