@@ -166,7 +166,7 @@ def main(argv: list[str]) -> int:
             " transcription with diarization, and analysis, as tasks in a local process pool,"
             " one writer):"
             f" {both['overlapped']:.1f} s, a speed-up of {sequential / both['overlapped']:.2f}x.",
-            f"- Analysis took {both['analysis_share']:.0%} of the time transcription took"
+            f"- Analysis took {both['analysis_share']:.1%} of the time transcription took"
             f" ({both['analysis_wps']:.0f} words per second), as the two stages record it per"
             " episode in `analyses.wall_time` and `transcripts.wall_time` (models loaded).",
             f"- Peak memory of a full ingest (the process and its workers, RSS summed):"
