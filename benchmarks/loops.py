@@ -90,6 +90,14 @@ def turns_wer(segments: list[Any], turns: list[dict[str, Any]], normalize: Any) 
     return wer(reference, hypothesis, normalize)
 
 
+def weighted_wer(
+    segments: list[Any], turns: list[dict[str, Any]], normalize: Any
+) -> tuple[float, int]:
+    """(WER x words, words) over the turns, to sum across episodes: (0, 0) for none."""
+    words = sum(len(t["text"].split()) for t in turns)
+    return (turns_wer(segments, turns, normalize) * words if words else 0.0), words
+
+
 def measure(
     model: str, snr: float, cache: Path, recover_model: str | None = None
 ) -> dict[str, Any]:
@@ -117,17 +125,14 @@ def measure(
             row["after"] += flagged_seconds(runs[True])
             row["recovered"] += sum(s.end - s.start for s in runs[True] if s.recovered)
             turns = json.loads(turns_file.read_text())
-            clean = clean_turns(runs[False], turns)
-            if clean:
-                words = sum(len(t["text"].split()) for t in clean)
-                row["wer0"] += turns_wer(runs[False], clean, normalize) * words
-                row["n0"] += words
+            errors, words = weighted_wer(runs[False], clean_turns(runs[False], turns), normalize)
+            row["wer0"] += errors
+            row["n0"] += words
             touched = touched_turns(runs[True], turns)
-            if touched:
-                words = sum(len(t["text"].split()) for t in touched)
-                row["wer1"] += turns_wer(runs[False], touched, normalize) * words
-                row["wer2"] += turns_wer(runs[True], touched, normalize) * words
-                row["n"] += words
+            for key, segments in (("wer1", runs[False]), ("wer2", runs[True])):
+                errors, words = weighted_wer(segments, touched, normalize)
+                row[key] += errors
+            row["n"] += words
     return {**row, "model": model, "snr": snr, "recover_model": recover_model or model}
 
 

@@ -22,7 +22,7 @@ from pipeline.models import Segment
 
 from . import DEMO_AUDIO, table
 from .asr import normalizer
-from .loops import SNRS, degrade, flagged_seconds, touched_turns, turns_wer, write_wav
+from .loops import SNRS, degrade, flagged_seconds, touched_turns, weighted_wer, write_wav
 
 Accept = Callable[[Segment], bool]
 
@@ -155,10 +155,9 @@ def measure(
         before += flagged_seconds(segments)
         after += flagged_seconds(kept)
         touched = touched_turns(kept, json.loads((DEMO_AUDIO / name).read_text()))
-        if touched:
-            n = sum(len(t["text"].split()) for t in touched)
-            errors += turns_wer(kept, touched, normalize) * n
-            words += n
+        more_errors, more_words = weighted_wer(kept, touched, normalize)
+        errors += more_errors
+        words += more_words
     return (1 - after / before if before else float("nan")), (
         errors / words if words else float("nan")
     )
