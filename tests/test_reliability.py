@@ -43,25 +43,24 @@ def wait_for(condition, what: str = "the ingest", timeout: float = 600.0) -> Non
         time.sleep(0.05)
 
 
+def _stat(path: Path) -> list[str]:
+    """A process's state, parent and the rest (Linux /proc/PID/stat, after the name);
+    [] once it is gone."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    """Processes whose parent is ``pid``."""
+    stats = {int(p.parent.name): _stat(p) for p in Path("/proc").glob("[0-9]*/stat")}
+    return [child for child, fields in stats.items() if fields and int(fields[1]) == pid]
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return bool(fields) and fields[0] != "Z"
 
 
 def query(db: Path, sql: str) -> list[tuple]:

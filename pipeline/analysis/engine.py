@@ -224,8 +224,9 @@ class Analyzer:
         # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
         context, after = {}, {}
         for run in contexts(segments):
+            whole = without_fillers(" ".join(segments[j].text for j in run))
             for place, i in enumerate(run):
-                context[i] = " ".join(segments[j].text for j in run)
+                context[i] = whole
                 after[i] = " ".join(segments[j].text for j in run[place + 1 :])
         titles: set[str] = set()
         for doc, index in docs:
@@ -268,7 +269,8 @@ class Analyzer:
         # introductions() only yields capitalised names in an introduction or in wording
         # that marks a person ("Haslam talks about"), and Roster.add rejects non-names,
         # so lone names spaCy missed are kept too.
-        spoken, context = without_fillers(text), without_fillers(context or text)
+        spoken = without_fillers(text)
+        context = context or spoken  # the run's text, fillers already dropped
         parsed = list(parsed_roles(doc))
         for name, role in chain(
             introductions(spoken),
@@ -279,9 +281,8 @@ class Analyzer:
         ):
             roster.add(name, role=role, source=source, count=0)
         guests = [name for name, role in parsed if role == GUEST]
-        cued = ON_THE_SHOW.search(context) or HOSTING.search(context)
         for name, role in self_introductions(spoken, context, guests):
-            if recognised(name) or cued:
+            if recognised(name) or ON_THE_SHOW.search(context) or HOSTING.search(context):
                 roster.add(name, role=role, source=source, count=0)
         for name in entities:
             roster.add(name, source=source)
