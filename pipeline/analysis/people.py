@@ -819,7 +819,9 @@ def listed_guests(text: str) -> Iterator[tuple[str, str]]:
         role = MENTIONED if ANOTHER_EPISODE.search(sentence) else GUEST
         rest = sentence[cue.end() :]
         for match in _names(NAME, rest):
-            if not _PLACE_OR_FIRM.search(rest[: match.start("name")]):
+            start = match.start("name")
+            # only the words just before the name: the whole prefix each time is quadratic
+            if not _PLACE_OR_FIRM.search(rest, max(0, start - 12), start):
                 yield _trim(match.group("name")), role
 
 
@@ -836,13 +838,18 @@ def show_titles(text: str) -> set[str]:
     return {_trim(m.group("title")) for m in SHOW_TITLE.finditer(text)}
 
 
+PREVIOUS_WORD_WINDOW = 80  # characters: longer than any word
+
+
 def _names(pattern: str, text: str) -> Iterator[re.Match[str]]:
     """Matches whose name stands on its own, not the tail of a longer capitalised
     phrase ("The Commercial Edge", "Followers First Podcast")."""
     for match in re.finditer(pattern, text):
         if _common_word(match.group("name"), text):
             continue
-        before = text[: match.start("name")].rstrip()
+        start = match.start("name")
+        # the word before the name, from a window: the whole prefix each time is quadratic
+        before = text[max(0, start - PREVIOUS_WORD_WINDOW) : start].rstrip()
         previous = before.split()[-1].replace("’", "'") if before else ""
         word = previous.lower().split("'")[0]  # "That's" and "I'm" frame like "that", "i"
         if word == "the":
@@ -860,10 +867,13 @@ def _common_word(name: str, text: str) -> bool:
     return len(words) == 1 and lower != words[0] and re.search(rf"\b{lower}\b", text) is not None
 
 
+_AND_NAME = re.compile(rf"\s+and\s+{NAME}")
+
+
 def _with_coordinated(text: str, match: re.Match[str]) -> list[str]:
     """The introduced name and one joined to it by "and" ("joined by Ana Ruiz and Li Wei")."""
     names = [_trim(match.group("name"))]
-    after = re.match(rf"\s+and\s+{NAME}", text[match.end("name") :])
+    after = _AND_NAME.match(text, match.end("name"))
     if after:
         names.append(_trim(after.group("name")))
     return names
