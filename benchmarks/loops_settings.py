@@ -22,7 +22,7 @@ from pipeline.models import Segment
 
 from . import DEMO_AUDIO, table
 from .asr import normalizer
-from .loops import SNRS, degrade, flagged_seconds, touched_turns, weighted_wer, write_wav
+from .loops import SNRS, degrade, episodes, flagged_seconds, touched_turns, weighted_wer, write_wav
 
 Accept = Callable[[Segment], bool]
 
@@ -74,7 +74,7 @@ ACCEPTS: dict[str, Accept] = {
 }
 
 
-def first_passes(episodes: int, cache: Path) -> dict[tuple[float, str], Any]:
+def first_passes(count: int, cache: Path) -> dict[tuple[float, str], Any]:
     """Per SNR and episode: the degraded samples, the first pass judged by the guard,
     and the detected speech (as transcribe_file has them for a one-window episode)."""
     import pipeline.transcribe.guard as guard
@@ -85,13 +85,13 @@ def first_passes(episodes: int, cache: Path) -> dict[tuple[float, str], Any]:
     engine = load_engine("faster-whisper", "tiny.en", cache, AsrOptions(workers=1))
     found = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for snr in SNRS:
-            for turns in sorted(DEMO_AUDIO.glob("ep*.turns.json"))[:episodes]:
+        for snr in SNRS["espeak-ng"]:
+            for name, clean, _ in list(episodes("espeak-ng"))[:count]:
                 path = Path(scratch) / "degraded.wav"
-                write_wav(path, degrade(load_audio(DEMO_AUDIO / f"{turns.name[:4]}.mp3"), snr))
+                write_wav(path, degrade(clean, snr))
                 samples = load_audio(path)
                 segments = guard.flag(engine.transcribe(samples, None, None).segments)
-                found[(snr, turns.name)] = (samples, segments, speech_spans(samples))
+                found[(snr, name)] = (samples, segments, speech_spans(samples))
     return found
 
 
@@ -154,7 +154,7 @@ def measure(
             segment.recovered = segment.recovered and segment.quality in guard.SEARCHABLE
         before += flagged_seconds(segments)
         after += flagged_seconds(kept)
-        touched = touched_turns(kept, json.loads((DEMO_AUDIO / name).read_text()))
+        touched = touched_turns(kept, json.loads((DEMO_AUDIO / f"{name}.turns.json").read_text()))
         more_errors, more_words = weighted_wer(kept, touched, normalize)
         errors += more_errors
         words += more_words
@@ -187,11 +187,13 @@ def main(argv: list[str]) -> int:
         redecode = redecoder(name, cache)
         for label, accept in ACCEPTS.items():
             cells = [f"{name}, {label}" if label else name]
-            for snr in SNRS:
+            for snr in SNRS["espeak-ng"]:
                 runs = [measure(found, redecode, accept, snr, seed) for seed in range(args.seeds)]
                 cells += [_cell([r[0] for r in runs], 2), _cell([r[1] for r in runs], 3)]
             rows.append(cells)
             print(" | ".join(cells), file=sys.stderr, flush=True)
-    header = ["second pass"] + [f"{snr:.0f} dB: {m}" for snr in SNRS for m in ("share", "WER")]
+    header = ["second pass"] + [
+        f"{snr:.0f} dB: {m}" for snr in SNRS["espeak-ng"] for m in ("share", "WER")
+    ]
     print(table(header, rows))
     return 0

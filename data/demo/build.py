@@ -23,6 +23,7 @@ import sys
 import tomllib
 import wave
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
 from html import escape as html_escape
@@ -71,7 +72,11 @@ def synthesize(text: str, voice: dict) -> np.ndarray:
         "--stdout",
         "--", text,
     ]  # fmt: skip
-    wav = subprocess.run(command, check=True, capture_output=True).stdout
+    return read_wav(subprocess.run(command, check=True, capture_output=True).stdout)
+
+
+def read_wav(wav: bytes) -> np.ndarray:
+    """A synthesiser's WAV output as RATE Hz mono float32."""
     with wave.open(io.BytesIO(wav)) as reader:
         rate = reader.getframerate()
         channels = reader.getnchannels()
@@ -134,14 +139,17 @@ def pause(index: int) -> float:
     return 0.35 + ((index * 5 + 3) % 8) * 0.05
 
 
-def render(episode: dict, voices: dict, pronounce: dict[str, str]) -> tuple[np.ndarray, list[dict]]:
-    """The episode's samples (peak -3 dBFS) and one timed turn per script line."""
+def render(
+    episode: dict, voices: dict, pronounce: dict[str, str], speak: Callable = synthesize
+) -> tuple[np.ndarray, list[dict]]:
+    """The episode's samples (peak -3 dBFS) and one timed turn per script line, each line
+    spoken by ``speak(text, voice)`` (espeak-ng; benchmarks/loops.py also uses flite)."""
     pieces = [jingle(), np.zeros(int(AFTER_JINGLE * RATE), np.float32)]
     position = sum(p.size for p in pieces)  # in samples, so the timings are exact
     turns = []
     for index, line in enumerate(episode["lines"]):
         voice = voices[line["speaker"]]
-        speech = trim(synthesize(spoken(line["text"], pronounce), voice))
+        speech = trim(speak(spoken(line["text"], pronounce), voice))
         gap = np.zeros(int(round(pause(index) * RATE)), np.float32)
         turns.append(
             {
