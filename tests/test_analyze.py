@@ -402,13 +402,15 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
 
 
 @pytest.mark.parametrize(
-    "name, f1, roles", [("people-dev", 0.94, 0.925), ("people-dev-2", 0.92, 0.955)]
+    "name, f1, roles",
+    [("people-dev", 0.94, 0.93), ("people-dev-2", 0.92, 0.955), ("people-dev-3", 0.895, 0.91)],
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
-    0.956, role accuracy 0.945; people-dev-2: 0.935, 0.975; docs/benchmarks.md): 0.02 is
-    about four of a set's 233-264 people, so a rule slip fails it and spaCy's rounding
-    on another CPU does not."""
+    0.956, role accuracy 0.954; people-dev-2: 0.939, 0.975; people-dev-3: 0.911, 0.929;
+    docs/benchmarks.md): 0.02 is about four of a set's 233-264 people (eight of
+    people-dev-3's 502), so a rule slip fails it and spaCy's rounding on another CPU
+    does not."""
     from benchmarks.themes import people_scores, predict
     from pipeline.analysis.training import load_passages
 
@@ -418,8 +420,8 @@ def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
 
 
 # The sealed set is never tuned on: these assert floors only, a little under the latest
-# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.825, role
-# accuracy 0.859), and print nothing. The margins are two or three of its 350 passages,
+# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.830, role
+# accuracy 0.860), and print nothing. The margins are two or three of its 350 passages,
 # so a real regression fails them and spaCy's rounding on another CPU does not.
 def test_people_on_the_sealed_set_hold():
     from benchmarks.themes import sealed_scores

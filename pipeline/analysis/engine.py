@@ -222,9 +222,10 @@ class Analyzer:
         )
         keyword_hits: list[set[str]] = [set() for _ in segments]
         # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
-        context, after = {}, {}
+        context, after, opening = {}, {}, set()
         for run in contexts(segments):
             whole = without_fillers(" ".join(segments[j].text for j in run))
+            opening.add(run[0])
             for place, i in enumerate(run):
                 context[i] = whole
                 after[i] = " ".join(segments[j].text for j in run[place + 1 :])
@@ -235,7 +236,15 @@ class Analyzer:
             for theme, spans in self.matcher.find(doc).items():
                 result.mentions.append(_keyword_mention(theme, index, segment, doc, spans))
                 keyword_hits[index].add(theme)
-            self._people(doc, segment.text, roster, "transcript", context[index], after[index])
+            self._people(
+                doc,
+                segment.text,
+                roster,
+                "transcript",
+                context[index],
+                after[index],
+                opens=index in opening,
+            )
             titles |= show_titles(segment.text)
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
                 roster.add(segment.speaker, role=GUEST, source="speaker", count=0)
@@ -259,6 +268,7 @@ class Analyzer:
         source: str,
         context: str | None = None,
         after: str = "",
+        opens: bool = False,
     ) -> None:
         entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
@@ -276,7 +286,7 @@ class Analyzer:
             introductions(spoken),
             parsed,
             listed_guests(spoken),
-            thanked_hosts(spoken, after),
+            thanked_hosts(spoken, after, opens=opens and not HOSTING.search(context)),
             story_people(doc, after),
         ):
             roster.add(name, role=role, source=source, count=0)

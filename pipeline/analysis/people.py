@@ -107,6 +107,32 @@ TITLES = {
     "imam",
     "rabbi",
     "pastor",
+    "matron",
+    # forms of address in other languages: "Doña Lupe", "Herr Brandt", "Whaea Mere"
+    "doña",
+    "dona",
+    "herr",
+    "frau",
+    "mevrouw",
+    "meneer",
+    "madame",
+    "monsieur",
+    "señor",
+    "señora",
+    "signora",
+    "whaea",
+    "matua",
+    "mbah",
+    "umm",
+    # kin as a form of address: "Opa Willem", and never a name standing alone
+    "opa",
+    "oma",
+    "amma",
+    "appa",
+    "papa",
+    "dad",
+    "mum",
+    "mom",
 }
 
 
@@ -190,6 +216,15 @@ EDGE_WORDS = {
 # Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
 PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della", "la", "le"}
 PARTICLES |= {"bin", "bint", "ibn", "ap", "al", "el"}
+PARTICLES |= {
+    "Ó",
+    "ó",
+    "Ní",
+    "ní",
+    "Nic",
+    "nic",
+    "Ua",
+}  # Irish: "Donal Ó Riain", "Siobhán Ní Bhriain"
 # Given names that, standing alone, are far more often a word ("Will you be around?",
 # "Hope is not a strategy"): a person only when someone is introduced by it.
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
@@ -205,6 +240,10 @@ NOT_ALONE = _words(
     apple netflix uber whatsapp reddit"""
     # pronouns and function words spaCy sometimes tags PERSON at a sentence start
     """ it he she they we you this that there here what who"""
+    # languages and peoples: "he barely spoke English"
+    """ english french spanish german japanese chinese portuguese italian dutch polish
+    russian arabic hindi korean mandarin cantonese swahili greek turkish welsh irish
+    scottish british american frenchman englishman"""
     # departments talk too: "Sales says the leads are rubbish"
     f" {DEPARTMENTS}"
 )
@@ -240,6 +279,8 @@ _NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+
 _SHOW = r"(?i:show|podcast|pod|programme|program)"
 # A description between commas: "Jamal Whitcombe, head of service at a train operator, ..."
 _ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
+# "my guest today on The Follower Effect is ...": the show named inside an introduction
+_ON_TITLE = rf"(?:\s+on\s+(?i:the\s+)?{_WORD}(?:\s+{_WORD}){{0,4}})"
 
 HOST_SELF = rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"  # "I'm your host, Dana ..."
 
@@ -272,7 +313,7 @@ INTRODUCTIONS = [
     # "Welcome to Talking Shop, I'm Dana", "This is Build Cycle. It's Callum here".
     (
         HOST,
-        r"(?i:welcome\s+(?:back\s+)?to|this\s+is|you're\s+listening\s+to)\s+[^.!?]{1,60}?[.!?,]"
+        r"(?i:welcome\s+(?:back\s+)?to|this\s+is|you're\s+listening\s+to)\s+[^.!?]{1,60}?[.!?,]?"
         rf"\s+(?i:and\s+)?(?:{I_AM}|(?i:it's))\s+{NAME}",
     ),
     (
@@ -291,24 +332,26 @@ INTRODUCTIONS = [
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
     (
         HOST,
-        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us))"
+        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us)(?:\s+back)?)"
         rf"(?i:\s+on(?:\s+the\s+{_SHOW})?)?,?\s+{NAME}",
     ),
     (
         HOST,
-        r"(?i:(?:great|good|lovely|nice|wonderful|a\s+pleasure|delighted|glad|happy)\s+"
+        r"(?i:(?:great|good|lovely|nice|wonderful|a\s+pleasure|a\s+privilege|an\s+honou?r|"
+        r"delighted|glad|happy)\s+"
         rf"to\s+be\s+(?:here|back|on(?:\s+the\s+{_SHOW})?)),?\s+{NAME}",
     ),
     (
         HOST,
-        rf"(?<!I'm\s)(?<!am\s){NAME},\s+(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+"
+        rf"(?<!I'm\s)(?<!am\s){NAME},\s+(?i:(?:and\s+)?thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+"
         r"having\s+(?:me|us))",
     ),
     # Today's guest.
     (
         GUEST,
         r"(?i:\b(?:my|our)\s+(?:(?:first|second|third|next|final)\s+)?guests?(?:\s+(?:today|tonight|this\s+week|this\s+episode|"
-        rf"on\s+the\s+{_SHOW}))?(?:\s+(?:is|are))?),?\s+(?i:the\s+[a-z]+\s+)?{NAME}",
+        rf"on\s+the\s+{_SHOW}))?){_ON_TITLE}?(?i:\s+(?:today|tonight))?(?i:\s+(?:is|are))?,?\s+"
+        rf"(?i:the\s+[a-z]+\s+)?{NAME}",
     ),
     (
         GUEST,
@@ -329,6 +372,15 @@ INTRODUCTIONS = [
         r"(?i:(?:dialling|dialing|calling)\s+in\s+from\s+[^.!?]{1,60}?\s+(?:is|we\s+have)),?"
         rf"\s+{NAME}",
     ),
+    (
+        GUEST,
+        r"(?i:(?:back\s+on\s+the\s+"
+        + _SHOW
+        + r"|on\s+the\s+line|on\s+stage)(?:\s+(?:from|in)\s+[^.!?,]{1,40}?)?"
+        rf"(?:\s+{_NOW})?(?:\s+for\s+the\s+\w+\s+time)?\s+(?:is|with\s+(?:me|us)\s+is)),?\s+"
+        rf"(?:(?i:the|a|an|our)\s+[^,.!?]{{1,60}},\s+)?{NAME}",
+    ),
+    (GUEST, rf"{NAME}\s+(?i:is\s+back\s+on\s+the\s+{_SHOW})"),
     # call-in shows: the caller is on this episode
     (GUEST, rf"(?i:caller(?:\s+\w+)?\s+is),?\s+{NAME}"),
     (GUEST, rf"(?i:we\s+have)\s+{NAME}\s+(?i:calling|on\s+line)"),
@@ -350,11 +402,14 @@ INTRODUCTIONS = [
     ),
     (
         GUEST,
-        rf"(?i:we've\s+got|we\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+us|in\s+the\s+studio|"
+        rf"(?i:we've\s+got|we\s+have|I've\s+got|I\s+have)\s+{NAME}\s+(?i:on\s+the\s+line|with\s+(?:us|me)|in\s+the\s+studio|"
         r"here\s+(?:today|tonight|this\s+week))",
     ),
     (GUEST, rf"(?i:(?:today|tonight|this\s+week),?\s+we're\s+with)\s+{NAME}"),
-    (GUEST, rf"(?i:joining\s+(?:me|us)(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
+    (
+        GUEST,
+        rf"(?i:joining\s+(?:me|us))(?i:\s+{_NOW})?{_ON_TITLE}?(?i:(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}",
+    ),
     (GUEST, rf"(?i:with\s+(?:me|us)\s+{_NOW}(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
     (GUEST, rf"{_WE_ARE}\s+(?i:(?:here|sat|sitting|sat\s+here)\s+with)\s+{NAME}"),
     (GUEST, rf"{_WE_ARE}\s+(?i:with)\s+{NAME}\s+(?i:today|tonight|this\s+week)"),
@@ -433,6 +488,7 @@ _TOLD = (
     r"asked|told|thanked|emailed|messaged|pinged|rang|phoned|met|hired|promoted|praised|"
     r"read|reading|quoted|quoting|cited|citing"
 )
+_NOT_A_PLACE = r"(?<!\bnear\s)(?<!\bin\s)(?<!\bfrom\s)(?<!\bat\s)(?<!\bto\s)"
 MENTIONS = [
     (
         MENTIONED,
@@ -451,13 +507,14 @@ MENTIONS = [
         rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})(?:e?s)?),?"
         rf"\s+{NAME}",
     ),
-    (MENTIONED, rf"{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
+    # "Rania Haddad, who", not "the ministry in Oslo, my boss": places come after "in"
+    (MENTIONED, rf"{_NOT_A_PLACE}{NAME},\s+(?:who|whose|(?:our|my|his|her|their)\s+[a-z])"),
     (MENTIONED, rf"{NAME}\s+(?:{_SPEECH})\b"),
     (MENTIONED, rf"{NAME}\s+and\s+[{UPPER}][\w'’-]+\s+(?:{_SPEECH})\b"),
     # "Kate and I went", not "near Gisborne and I chair"
     (
         MENTIONED,
-        rf"(?<!\bnear\s)(?<!\bin\s)(?<!\bfrom\s)(?<!\bat\s){NAME}\s+and\s+(?:I|me)\b(?!['’])",
+        rf"{_NOT_A_PLACE}{NAME}\s+and\s+(?:I|me)\b(?!['’])",
     ),
     (MENTIONED, rf"{NAME}\s+(?i:(?:in|from)\s+(?:the\s+)?(?:{'|'.join(DEPARTMENTS.split())}))\b"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
@@ -492,7 +549,7 @@ ANOTHER_EPISODE = re.compile(
 )
 SELF_INTRODUCTION = (
     rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
-    rf"{MY_NAME}\s+{NAME}"
+    rf"{MY_NAME},?\s+{NAME}"
 )
 # What a guest says of being on the show: "delighted to be on", "thanks for the invite".
 ON_THE_SHOW = re.compile(
@@ -507,12 +564,14 @@ HOSTING = re.compile(
     r"\bwelcome\s+(?:back\s+)?to\b|\byou're\s+listening\s+to\b|\bthis\s+has\s+been\b|"
     r"\bsee\s+you\s+next\b|\bthanks?\s+(?:you\s+)?(?:for|to\s+you\s+for)\s+listening\b|"
     r"\byour\s+(?:co-?)?host\b|\bI'll\s+be\s+your\b|\bthat's\s+(?:it|all)\s+for\b|"
-    r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b",
+    r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b|\bbrought\s+to\s+you\s+by\b|"
+    r"\bis\s+produced\s+by\b|\bcoming\s+up\s+on\b|\blistener\s+questions\b|"
+    r"\bthis\s+week's\s+episode\b|\bback\s+on\s+the\s+show\b|\bon\s+the\s+line\s+from\b",
     re.IGNORECASE,
 )
 _THANKS = (
     r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure)"
-    r"(?:\s+(?:so\s+much|again|very\s+much|both))?,|\b(?:hi|hello|hey),?)"
+    r"(?:\s+(?:so\s+much|again|very\s+much|both))?,?|\b(?:hi|hello|hey),?)"
 )
 THANKED = rf"{_THANKS}\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
 # "My guests today are ...", "joining us are ...": every name after it in the sentence
@@ -521,7 +580,8 @@ GUEST_LIST = re.compile(
     r"\b(?:my|our)\s+(?:\w+\s+)?(?:guests|panel|panell?ists)\b|"
     r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
     r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
-    r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b",
+    r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b|"
+    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+panel\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b",
     re.IGNORECASE,
 )
 _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
@@ -797,14 +857,20 @@ def self_introductions(
         yield name, HOST if introduces or hosting and not introduced else GUEST
 
 
-def thanked_hosts(text: str, after: str = "") -> Iterator[tuple[str, str]]:
+def thanked_hosts(text: str, after: str = "", opens: bool = False) -> Iterator[tuple[str, str]]:
     """Who a guest thanks is the host: "Thank you, Aroha, it's a privilege to be on
     Field Notes", "thanks both, Jo, Senthil, thanks for having us". Only where the
-    speaker also says they are on the show, there or in the next sentence (``after``)."""
+    speaker also says they are on the show, there or in the next sentence (``after``),
+    or where the thanks open a turn that has nothing of a host's in it (``opens``):
+    "Thanks, Mateus. So, in my family, the shop came first." """
     next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
-    if not ON_THE_SHOW.search(f"{text} {next_sentence}"):
+    if ON_THE_SHOW.search(f"{text} {next_sentence}"):
+        matches = _names(THANKED, text)
+    elif opens:
+        matches = (m for m in _names(THANKED, text) if m.start() == 0)
+    else:
         return
-    for match in _names(THANKED, text):
+    for match in matches:
         yield _trim(match.group("name")), HOST
         for name in re.findall(rf"{_WORD}", match.group("more")):
             yield name, HOST
@@ -829,9 +895,14 @@ FILLER = r"(?i:uh|um|er|erm)"
 
 
 def without_fillers(text: str) -> str:
-    """ "my guest today is, um, Csilla Nagy-Toth" as the rules read it: "is, Csilla"."""
+    """ "my guest today is, um, Csilla Nagy-Toth" as the rules read it: "is, Csilla";
+    and a word said twice once: "joining me is is the the chief" -> "is the chief"."""
     text = re.sub(rf",\s+{FILLER},(?=\s)", ",", text)
-    return re.sub(rf"\s+{FILLER},?(?=\s)", "", text)
+    text = re.sub(rf"\s+{FILLER},?(?=\s)", "", text)
+    return _REPEATED.sub(r"\1", text)
+
+
+_REPEATED = re.compile(r"\b(\w[\w']*)(?:\s+\1\b)+", re.IGNORECASE)
 
 
 def show_titles(text: str) -> set[str]:
