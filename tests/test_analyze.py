@@ -403,14 +403,20 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
 
 @pytest.mark.parametrize(
     "name, f1, roles",
-    [("people-dev", 0.94, 0.93), ("people-dev-2", 0.92, 0.955), ("people-dev-3", 0.895, 0.91)],
+    [
+        ("people-dev", 0.94, 0.93),
+        ("people-dev-2", 0.92, 0.955),
+        ("people-dev-3", 0.895, 0.91),
+        ("people-dev-4", 0.73, 0.95),
+    ],
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
-    0.956, role accuracy 0.954; people-dev-2: 0.939, 0.975; people-dev-3: 0.911, 0.929;
-    docs/benchmarks.md): 0.02 is about four of a set's 233-264 people (eight of
-    people-dev-3's 502), so a rule slip fails it and spaCy's rounding on another CPU
-    does not."""
+    0.954, role accuracy 0.954; people-dev-2: 0.943, 0.975; people-dev-3: 0.914, 0.930;
+    people-dev-4: 0.786, 1.000; docs/benchmarks.md): 0.02 is about four of a set's
+    233-264 people (eight of people-dev-3's 502); people-dev-4 has 46, so its margin of
+    0.04 is two of them. A rule slip fails it and spaCy's rounding on another CPU does
+    not."""
     from benchmarks.themes import people_scores, predict
     from pipeline.analysis.training import load_passages
 
@@ -496,6 +502,23 @@ def test_themes_on_the_sealed_set_hold():
             {"Priya": "mentioned"},
         ),
         ("Welcome to Harbour Lights, I'm Wei Ling Tan.", {"Wei Ling Tan": "host"}),
+        # a word said twice, as speech recognition writes it
+        ("On the line from from Auckland is is Hinerangi Walker.", {"Hinerangi Walker": "guest"}),
+        (
+            "My guest today on The Follower Effect is Kenji Watanabe, who ran car plants.",
+            {"Kenji Watanabe": "guest"},
+        ),
+        (
+            "Thanks, Mateus. So, in my family, the shop came first.",
+            {"Mateus": "host"},
+        ),
+        # a form of address is not part of the name, a place after "in" is not a person
+        (
+            "The assistant manager was Doña Fátima Rocha. When I joined the ministry in Oslo,"
+            " my boss was Terje Lund, and I thought Terje was slow.",
+            {"Fátima Rocha": "mentioned", "Terje Lund": "mentioned"},
+        ),
+        ("He barely spoke English and I barely spoke Japanese.", {}),
     ],
 )
 def test_roles_come_from_how_people_are_introduced_in_any_wording(analyzer, text, expected):

@@ -161,6 +161,7 @@ EDGE_WORDS = {
     "honestly",
     "let",
     "let's",
+    "like",
     "um",
     "uh",
     "er",
@@ -240,6 +241,9 @@ NOT_ALONE = _words(
     apple netflix uber whatsapp reddit"""
     # pronouns and function words spaCy sometimes tags PERSON at a sentence start
     """ it he she they we you this that there here what who"""
+    # numbers open sentences too: "Eighty calls."
+    """ one two three four five six seven eight nine ten eleven twelve twenty thirty forty
+    fifty sixty seventy eighty ninety hundred thousand"""
     # languages and peoples: "he barely spoke English"
     """ english french spanish german japanese chinese portuguese italian dutch polish
     russian arabic hindi korean mandarin cantonese swahili greek turkish welsh irish
@@ -319,7 +323,7 @@ INTRODUCTIONS = [
     (
         HOST,
         rf"{I_AM}\s+{NAME}{_ASIDE}?,?\s+(?i:and\s+)?"
-        rf"(?i:this\s+is|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+[{UPPER}]",
+        rf"(?i:this\s+is|this\s+has\s+been|welcome\s+(?:back\s+)?to|you're\s+listening\s+to)\s+[{UPPER}]",
     ),
     # "This is the Podnews Weekly Review with James Cridland and Sam Sethi."
     (
@@ -329,6 +333,9 @@ INTRODUCTIONS = [
         rf",?\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
+    # "Hi everyone, it's Dana." "Cheers, Kwame out."
+    (HOST, rf"(?i:\b(?:hi|hello|hey)\s+(?:everyone|everybody|all|folks),?\s+it's)\s+{NAME}"),
+    (HOST, rf"{NAME}\s+(?i:out|signing\s+off)\s*[.!]"),
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
     (
         HOST,
@@ -519,6 +526,7 @@ MENTIONS = [
     (MENTIONED, rf"{NAME}\s+(?i:(?:in|from)\s+(?:the\s+)?(?:{'|'.join(DEPARTMENTS.split())}))\b"),
     (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
+    (MENTIONED, rf"\b(?=(?:Mr|Mrs|Ms|Miss|Dr)\.?\s){NAME}"),  # "sat with Mr Hughes"
     # "I called Priya", but not "an app called Fountain": "called" usually names things
     (MENTIONED, rf"(?i:\b(?:I|we|he|she|they|you)\s+(?:just\s+|then\s+)?called)\s+{NAME}"),
     (MENTIONED, rf"{NAME}'s\s+(?:[a-z]+\s+){{0,2}}?(?:{_IDEA})\b"),
@@ -587,7 +595,8 @@ GUEST_LIST = re.compile(
 _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
 # Where a show says its own name: "welcome to Harbour Lights", "back with another Build Cycle".
 SHOW_TITLE = re.compile(
-    r"(?i:welcome\s+(?:back\s+)?to|listening\s+to|this\s+is|(?:be|been|back)\s+on|another)\s+"
+    r"(?i:welcome\s+(?:back\s+)?to|listening\s+to|this\s+is|(?:be|been|back)\s+on|another|"
+    r"this\s+has\s+been|episode(?:\s+[\w-]+)?\s+of)\s+(?i:the\s+)?"
     rf"(?P<title>{_WORD}(?:\s+(?:(?:at|of|the|to|and|in|on|for)\s+)?{_WORD})*)"
 )
 
@@ -809,12 +818,49 @@ def feed_role(role: str | None) -> str:
     )
 
 
+# Authors the field cites by surname alone ("in the Kelley model", "that's Chaleff"):
+# the codebook's own (themes.toml) and the classics of leadership writing.
+CITED_AUTHORS = {
+    "Kelley": "Robert Kelley",
+    "Kelly": "Robert Kelley",  # as speech recognition spells him
+    "Chaleff": "Ira Chaleff",
+    "Haslam": "Alex Haslam",
+    "Reicher": "Stephen Reicher",
+    "Platow": "Michael Platow",
+    "Greenleaf": "Robert Greenleaf",
+    "Drucker": "Peter Drucker",
+    "Covey": "Stephen Covey",
+    "Sinek": "Simon Sinek",
+    "Edmondson": "Amy Edmondson",
+    "Dweck": "Carol Dweck",
+    "Goleman": "Daniel Goleman",
+    "Kotter": "John Kotter",
+}
+_CITED = re.compile(
+    rf"(?:\b(?P<first>[{UPPER}][a-z]+)\s+)?\b(?P<surname>{'|'.join(CITED_AUTHORS)})\b"
+)
+
+
+def cited_authors(text: str) -> Iterator[tuple[str, str]]:
+    """The field's authors, named as the text names them: "Kelley", "Ira Chaleff"."""
+    for match in _CITED.finditer(text):
+        first, surname = match.group("first"), match.group("surname")
+        if surname == "Kelly" and not _HIS_MODEL.match(text, match.end()):
+            continue  # "Kelly" is a first name too: only "Kelly's model" is his
+        full = CITED_AUTHORS[surname]
+        yield (full if first and full.startswith(first + " ") else surname), MENTIONED
+
+
+_HIS_MODEL = re.compile(r"'s\s+(?:one|model|styles?|framework|types?|followers?)\b")
+
+
 def introductions(text: str) -> Iterable[tuple[str, str]]:
     """(name, role) for every introduction or telling mention of a person in the text.
 
     Mentions come out as "mentioned": they add people spaCy missed ("Ira Chaleff talks
     about ...") without outranking a host or guest role found elsewhere."""
     yield from _introduced(text)
+    yield from cited_authors(text)
     for role, pattern in EVENT_LEADERS + MENTIONS:
         for match in _names(pattern, text):
             for name in _with_coordinated(text, match):
