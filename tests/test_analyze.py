@@ -407,15 +407,16 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
         ("people-dev", 0.94, 0.93),
         ("people-dev-2", 0.92, 0.955),
         ("people-dev-3", 0.895, 0.91),
-        ("people-dev-4", 0.73, 0.95),
+        ("people-dev-4", 0.75, 0.95),
+        ("people-dev-5", 0.58, 0.62),
     ],
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
     0.954, role accuracy 0.954; people-dev-2: 0.943, 0.975; people-dev-3: 0.914, 0.930;
-    people-dev-4: 0.786, 1.000; docs/benchmarks.md): 0.02 is about four of a set's
-    233-264 people (eight of people-dev-3's 502); people-dev-4 has 46, so its margin of
-    0.04 is two of them. A rule slip fails it and spaCy's rounding on another CPU does
+    people-dev-4: 0.795, 1.000; people-dev-5: 0.623, 0.667; docs/benchmarks.md): 0.02
+    is about four of a set's 233-264 people (eight of people-dev-3's 502); people-dev-4
+    and -5 have 46 and 49, so their margins of 0.04 are two of them. A rule slip fails it and spaCy's rounding on another CPU does
     not."""
     from benchmarks.themes import people_scores, predict
     from pipeline.analysis.training import load_passages

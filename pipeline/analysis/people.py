@@ -162,6 +162,8 @@ EDGE_WORDS = {
     "let",
     "let's",
     "like",
+    "which",
+    "better",
     "um",
     "uh",
     "er",
@@ -239,6 +241,8 @@ NOT_ALONE = _words(
     spring summer autumn winter christmas easter
     tiktok instagram linkedin youtube twitter facebook google zoom slack spotify amazon
     apple netflix uber whatsapp reddit"""
+    # words that open a sentence with a comma: "Win, lose, doesn't matter", "God love her"
+    """ win god physio"""
     # pronouns and function words spaCy sometimes tags PERSON at a sentence start
     """ it he she they we you this that there here what who"""
     # numbers open sentences too: "Eighty calls."
@@ -495,6 +499,10 @@ _TOLD = (
     r"asked|told|thanked|emailed|messaged|pinged|rang|phoned|met|hired|promoted|praised|"
     r"read|reading|quoted|quoting|cited|citing"
 )
+_TO_YOU = (
+    r"(?:you|you're|you've|your|I|I'm|I've|I'd|can|could|would|how|what|why|when|where|"
+    r"tell|any|do|did|have|we|let|let's|go|please)\b"
+)
 _NOT_A_PLACE = r"(?<!\bnear\s)(?<!\bin\s)(?<!\bfrom\s)(?<!\bat\s)(?<!\bto\s)"
 MENTIONS = [
     (
@@ -539,6 +547,9 @@ MENTIONS = [
         rf"(?i:\b(?:thanks|thank\s+you|cheers)(?:\s+(?:so\s+much|again|very\s+much))?),\s+{NAME}"
         r"(?=\s*[.!?,])",
     ),
+    # someone spoken to: "Thabo, I want you to tell the story", "what do you think, Tom?"
+    (MENTIONED, rf"(?:^|[.!?]\s+)(?i:(?:so|and|okay|ok|right|now),?\s+)?{NAME},\s+(?={_TO_YOU})"),
+    (MENTIONED, rf"(?i:\b(?:you|your|you're|you've))\b[^.!?]{{0,80}},\s+{NAME}\s*[?]"),
 ]
 # "Benedikt Sauer, everyone calls him Ben", "Siobhan O'Rourke, Shiv to everyone".
 NICKNAME_ASIDES = [
@@ -556,7 +567,7 @@ ANOTHER_EPISODE = re.compile(
     re.IGNORECASE,
 )
 SELF_INTRODUCTION = (
-    rf"(?:^|[.!?]\s+|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
+    rf"(?:^|[.!?]\s+(?i:and\s+)?|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
     rf"{MY_NAME},?\s+{NAME}"
 )
 # What a guest says of being on the show: "delighted to be on", "thanks for the invite".
@@ -596,7 +607,8 @@ _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s
 # Where a show says its own name: "welcome to Harbour Lights", "back with another Build Cycle".
 SHOW_TITLE = re.compile(
     r"(?i:welcome\s+(?:back\s+)?to|listening\s+to|this\s+is|(?:be|been|back)\s+on|another|"
-    r"this\s+has\s+been|episode(?:\s+[\w-]+)?\s+of)\s+(?i:the\s+)?"
+    r"this\s+has\s+been|episode(?:\s+[\w-]+)?\s+of|brought\s+to\s+you\s+by|"
+    r"(?:sponsored|supported)(?:\s+[a-z]+){0,2}\s+by)\s+(?i:the\s+)?"
     rf"(?P<title>{_WORD}(?:\s+(?:(?:at|of|the|to|and|in|on|for)\s+)?{_WORD})*)"
 )
 
