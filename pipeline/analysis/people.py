@@ -162,6 +162,7 @@ EDGE_WORDS = {
     "let",
     "let's",
     "like",
+    "being",
     "which",
     "better",
     "um",
@@ -233,7 +234,7 @@ PARTICLES |= {
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
 DEPARTMENTS = """sales marketing finance legal operations ops procurement research engineering
     product design management leadership security compliance support accounts dispatch hr
-    payroll logistics"""
+    payroll logistics housekeeping reception catering maintenance"""
 # Never a person standing alone: days, seasons, apps ("see you Sunday", "on TikTok").
 NOT_ALONE = _words(
     """monday tuesday wednesday thursday friday saturday sunday
@@ -472,7 +473,7 @@ _RELATION = (
     r"son|mum|mom|dad|father|mother|brother|sister|cousin|teacher|coach|ceo|cfo|coo|cto|"
     r"founder|co-founder|chair|chairman|chairwoman|president|supervisor|assistant|client|"
     r"customer|author|editor|producer|neighbour|neighbor|teammate|team-mate|predecessor|"
-    r"successor|deputy|intern|graduate|apprentice|trainee|hero"
+    r"successor|deputy|intern|graduate|apprentice|trainee|hero|associate|lead|nurse|doctor"
 )
 # Nouns for a person: "a guy called Sam" names a person, "an app called Fountain" not.
 PERSON_NOUNS = set(_RELATION.split("|")) | _words(
@@ -532,11 +533,15 @@ MENTIONS = [
         rf"{_NOT_A_PLACE}{NAME}\s+and\s+(?:I|me)\b(?!['’])",
     ),
     (MENTIONED, rf"{NAME}\s+(?i:(?:in|from)\s+(?:the\s+)?(?:{'|'.join(DEPARTMENTS.split())}))\b"),
-    (MENTIONED, rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)\s+to)\s+{NAME}"),
+    (
+        MENTIONED,
+        rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)(?:\s+so\s+much)?\s+to)\s+{NAME}",
+    ),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
     (MENTIONED, rf"\b(?=(?:Mr|Mrs|Ms|Miss|Dr)\.?\s){NAME}"),  # "sat with Mr Hughes"
     # "I called Priya", but not "an app called Fountain": "called" usually names things
     (MENTIONED, rf"(?i:\b(?:I|we|he|she|they|you)\s+(?:just\s+|then\s+)?called)\s+{NAME}"),
+    (MENTIONED, rf"(?i:\b(?:{'|'.join(sorted(PERSON_NOUNS))})\s+(?:called|named))\s+{NAME}"),
     (MENTIONED, rf"{NAME}'s\s+(?:[a-z]+\s+){{0,2}}?(?:{_IDEA})\b"),
     (
         MENTIONED,
@@ -915,6 +920,9 @@ def self_introductions(
         yield name, HOST if introduces or hosting and not introduced else GUEST
 
 
+_GREETING = re.compile(r"(?i:hi|hello|hey)\b")
+
+
 def thanked_hosts(text: str, after: str = "", opens: bool = False) -> Iterator[tuple[str, str]]:
     """Who a guest thanks is the host: "Thank you, Aroha, it's a privilege to be on
     Field Notes", "thanks both, Jo, Senthil, thanks for having us". Only where the
@@ -924,8 +932,8 @@ def thanked_hosts(text: str, after: str = "", opens: bool = False) -> Iterator[t
     next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
     if ON_THE_SHOW.search(f"{text} {next_sentence}"):
         matches = _names(THANKED, text)
-    elif opens:
-        matches = (m for m in _names(THANKED, text) if m.start() == 0)
+    elif opens:  # thanks, not a greeting: "Hi Sam, just following up" is no guest's
+        matches = (m for m in _names(THANKED, text) if m.start() == 0 and not _GREETING.match(text))
     else:
         return
     for match in matches:
