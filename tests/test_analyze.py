@@ -414,8 +414,8 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
-    0.954, role accuracy 0.954; people-dev-2: 0.943, 0.975; people-dev-3: 0.914, 0.930;
-    people-dev-4: 0.810, 1.000; people-dev-5: 0.623, 0.667; people-dev-6: 0.931, 1.000;
+    0.954, role accuracy 0.954; people-dev-2: 0.947, 0.975; people-dev-3: 0.917, 0.928;
+    people-dev-4: 0.824, 1.000; people-dev-5: 0.641, 0.680; people-dev-6: 0.949, 1.000;
     docs/benchmarks.md): 0.02 is about four of a set's 233-264 people (eight of
     people-dev-3's 502); people-dev-4, -5 and -6 have 29-49, so their margins of 0.04
     are one or two of them. A rule slip fails it and spaCy's rounding on another CPU does
@@ -429,8 +429,8 @@ def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
 
 
 # The sealed set is never tuned on: these assert floors only, a little under the latest
-# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.862, role
-# accuracy 0.877), and print nothing. The margins are two or three of its 350 passages,
+# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.864, role
+# accuracy 0.880), and print nothing. The margins are two or three of its 350 passages,
 # so a real regression fails them and spaCy's rounding on another CPU does not.
 def test_people_on_the_sealed_set_hold():
     from benchmarks.themes import sealed_scores
@@ -522,6 +522,12 @@ def test_themes_on_the_sealed_set_hold():
             {"Fátima Rocha": "mentioned", "Terje Lund": "mentioned"},
         ),
         ("He barely spoke English and I barely spoke Japanese.", {}),
+        # a lone name in a story as the object of a preposition, but not a place
+        (
+            "Why does the site listen to Mick? He's been a labourer here thirty years.",
+            {"Mick": "mentioned"},
+        ),
+        ("We moved the office to Leeds, and she hated it.", {}),
     ],
 )
 def test_roles_come_from_how_people_are_introduced_in_any_wording(analyzer, text, expected):

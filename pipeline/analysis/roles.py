@@ -19,7 +19,14 @@ from pipeline.analysis.people import ANOTHER_EPISODE, GUEST, HOST, MENTIONED, PA
 
 # A story's pronouns say its subject is a person: "So Priya walks in ... she just".
 PERSONAL = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.IGNORECASE)
-STORY_DEPS = {"nsubj", "npadvmod", "appos", "dobj"}
+STORY_DEPS = {"nsubj", "nsubjpass", "npadvmod", "appos", "dobj"}
+# "with Marek", "listen to Mick", but not "in Oban" or "from Leeds": places follow these
+PLACE_PREPOSITIONS = set(
+    ["in", "from", "at", "near", "across", "around", "into", "outside", "inside", "of", "on"]
+)
+# spaCy's labels for a capitalised word that is not a person
+NOT_PEOPLE = {"GPE", "LOC", "ORG", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LANGUAGE"}
+
 
 HOST_VERBS = {"present", "host", "co-host", "cohost", "lead", "steer", "front", "anchor", "helm"}
 HOST_NOUNS = {"host", "co-host", "cohost", "presenter", "co-presenter", "anchor"}
@@ -83,12 +90,23 @@ def story_people(doc: Any, after: str = "") -> Iterator[tuple[str, str]]:
     follows in the segment or the rest of the turn (``after``). "Amazon walks in and
     undercuts everyone" has none."""
     for n in _names(doc):
-        if len(n.text.split()) > 2 or not any(t.dep_ in STORY_DEPS for t in n.outward()):
+        if len(n.text.split()) > 2 or not any(_in_a_story(t) for t in n.outward()):
             continue
         if _opens_sentence(n):
             continue
         if PERSONAL.search(f"{doc[n.end :].text} {after}"):
             yield n.text, MENTIONED
+
+
+def _in_a_story(token: Any) -> bool:
+    """Subjects, objects and appositions, and (when spaCy does not call the word a place,
+    a firm or a title) the object of a preposition and an owner: "with Marek", "Priya's
+    analysis"."""
+    if token.dep_ in ("pobj", "poss"):
+        if token.ent_type_ in NOT_PEOPLE:
+            return False
+        return token.dep_ == "poss" or token.head.lower_ not in PLACE_PREPOSITIONS
+    return token.dep_ in STORY_DEPS
 
 
 def _opens_sentence(name: Name) -> bool:
