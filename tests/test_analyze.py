@@ -528,6 +528,11 @@ def test_themes_on_the_sealed_set_hold():
             {"Mick": "mentioned"},
         ),
         ("We moved the office to Leeds, and she hated it.", {}),
+        ("Hi, I'm Amara Obi, and it's great to be back on the show.", {"Amara Obi": "guest"}),
+        (
+            "I'm Dmitri Volkov, and back on the show today is Eimear Walsh, who runs claims.",
+            {"Dmitri Volkov": "host", "Eimear Walsh": "guest"},
+        ),
     ],
 )
 def test_roles_come_from_how_people_are_introduced_in_any_wording(analyzer, text, expected):

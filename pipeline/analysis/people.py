@@ -220,15 +220,8 @@ EDGE_WORDS = {
 # Lower-case particles inside surnames ("Ludwig van Beethoven", "Oscar de la Hoya").
 PARTICLES = {"de", "da", "di", "du", "van", "von", "der", "den", "del", "della", "la", "le"}
 PARTICLES |= {"bin", "bint", "ibn", "ap", "al", "el"}
-PARTICLES |= {
-    "Ó",
-    "ó",
-    "Ní",
-    "ní",
-    "Nic",
-    "nic",
-    "Ua",
-}  # Irish: "Donal Ó Riain", "Siobhán Ní Bhriain"
+# Irish: "Donal Ó Riain", "Siobhán Ní Bhriain"
+PARTICLES |= set(["Ó", "ó", "Ní", "ní", "Nic", "nic", "Ua"])
 # Given names that, standing alone, are far more often a word ("Will you be around?",
 # "Hope is not a strategy"): a person only when someone is introduced by it.
 WORD_NAMES = _words("will hope grace faith joy patience chance honor honour destiny sunny")
@@ -590,7 +583,7 @@ HOSTING = re.compile(
     r"\byour\s+(?:co-?)?host\b|\bI'll\s+be\s+your\b|\bthat's\s+(?:it|all)\s+for\b|"
     r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b|\bbrought\s+to\s+you\s+by\b|"
     r"\bis\s+produced\s+by\b|\bcoming\s+up\s+on\b|\blistener\s+questions\b|"
-    r"\bthis\s+week's\s+episode\b|\bback\s+on\s+the\s+show\b|\bon\s+the\s+line\s+from\b",
+    r"\bthis\s+week's\s+episode\b|\bback\s+on\s+the\s+show\s+(?:today|this\s+week|is|with)\b|\bon\s+the\s+line\s+from\b",
     re.IGNORECASE,
 )
 _THANKS = (
