@@ -222,12 +222,12 @@ class Analyzer:
         )
         keyword_hits: list[set[str]] = [set() for _ in segments]
         # "I'm Tessa." is a host's line when her next sentence welcomes a guest.
-        context, after, opening = {}, {}, set()
+        context, before, after = {}, {}, {}
         for run in contexts(segments):
             whole = without_fillers(" ".join(segments[j].text for j in run))
-            opening.add(run[0])
             for place, i in enumerate(run):
                 context[i] = whole
+                before[i] = segments[run[place - 1]].text if place else None
                 after[i] = " ".join(segments[j].text for j in run[place + 1 :])
         titles: set[str] = set()
         for doc, index in docs:
@@ -243,7 +243,7 @@ class Analyzer:
                 "transcript",
                 context[index],
                 after[index],
-                opens=index in opening,
+                before[index],
             )
             titles |= show_titles(segment.text)
             if segment.speaker and not GENERIC_SPEAKER.match(segment.speaker):
@@ -268,7 +268,7 @@ class Analyzer:
         source: str,
         context: str | None = None,
         after: str = "",
-        opens: bool = False,
+        before: str | None = "",
     ) -> None:
         entities = [e.text for e in doc.ents if e.label_ == "PERSON" and not _names_a_thing(doc, e)]
         known = [*entities, *(n for p in roster.people for n in p.names())]
@@ -286,7 +286,7 @@ class Analyzer:
             introductions(spoken),
             parsed,
             listed_guests(spoken),
-            thanked_hosts(spoken, after, opens=opens and not HOSTING.search(context)),
+            thanked_hosts(spoken, after, before, hosting=bool(HOSTING.search(context))),
             story_people(doc, after),
         ):
             roster.add(name, role=role, source=source, count=0)

@@ -331,6 +331,11 @@ INTRODUCTIONS = [
         rf",?\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
+    (
+        HOST,
+        r"(?i:(?:steered|led|hosted|presented|fronted)(?:,?\s+as\s+(?:ever|always|usual),?)?"
+        rf"\s+by\s+me),\s+{NAME}",
+    ),
     # "Hi everyone, it's Dana." "Cheers, Kwame out."
     (HOST, rf"(?i:\b(?:hi|hello|hey)\s+(?:everyone|everybody|all|folks),?\s+it's)\s+{NAME}"),
     (HOST, rf"{NAME}\s+(?i:out|signing\s+off)\s*[.!]"),
@@ -598,7 +603,7 @@ GUEST_LIST = re.compile(
     r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
     r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
     r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b|"
-    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+panel\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b",
+    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+(?:panel|roundtable)\b|\baround\s+the\s+table\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b",
     re.IGNORECASE,
 )
 _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
@@ -914,21 +919,35 @@ def self_introductions(
 
 
 _GREETING = re.compile(r"(?i:hi|hello|hey)\b")
+_WELCOMED = re.compile(r"\bwelcome\b(?!\s+to\b)", re.IGNORECASE)  # "Aviaja, welcome."
 
 
-def thanked_hosts(text: str, after: str = "", opens: bool = False) -> Iterator[tuple[str, str]]:
+def _replies(text: str, start: int, before: str | None, hosting: bool) -> bool:
+    """Do the thanks at ``start`` open a turn with no host's words in it, or answer a
+    welcome? A greeting does neither: "Hi Sam, just following up" names no host."""
+    if _GREETING.match(text, start):
+        return False
+    if start == 0 and before is None:
+        return not hosting
+    head = f"{before or ''} {text[:start]}".strip()
+    if not head.endswith((".", "!", "?")):
+        return False  # the thanks do not open a sentence
+    return bool(_WELCOMED.search(re.split(r"(?<=[.!?])\s+", head)[-1]))
+
+
+def thanked_hosts(
+    text: str, after: str = "", before: str | None = "", hosting: bool = False
+) -> Iterator[tuple[str, str]]:
     """Who a guest thanks is the host: "Thank you, Aroha, it's a privilege to be on
-    Field Notes", "thanks both, Jo, Senthil, thanks for having us". Only where the
-    speaker also says they are on the show, there or in the next sentence (``after``),
-    or where the thanks open a turn that has nothing of a host's in it (``opens``):
+    Field Notes", "thanks both, Jo, Senthil, thanks for having us". Where the speaker
+    also says they are on the show, there or in the next sentence (``after``); or where
+    the thanks answer a welcome ("Jordan, welcome. Thanks, Kwabena."); or where they
+    open a turn (``before`` is None) that has nothing of a host's in it (``hosting``):
     "Thanks, Mateus. So, in my family, the shop came first." """
     next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
-    if ON_THE_SHOW.search(f"{text} {next_sentence}"):
-        matches = _names(THANKED, text)
-    elif opens:  # thanks, not a greeting: "Hi Sam, just following up" is no guest's
-        matches = (m for m in _names(THANKED, text) if m.start() == 0 and not _GREETING.match(text))
-    else:
-        return
+    matches = _names(THANKED, text)
+    if not ON_THE_SHOW.search(f"{text} {next_sentence}"):
+        matches = (m for m in matches if _replies(text, m.start(), before, hosting))
     for match in matches:
         yield _trim(match.group("name")), HOST
         for name in re.findall(rf"{_WORD}", match.group("more")):
