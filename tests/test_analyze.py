@@ -414,7 +414,7 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
-    0.954, role accuracy 0.954; people-dev-2: 0.947, 0.975; people-dev-3: 0.917, 0.951;
+    0.954, role accuracy 0.954; people-dev-2: 0.947, 0.975; people-dev-3: 0.917, 0.957;
     people-dev-4: 0.824, 1.000; people-dev-5: 0.641, 0.680; people-dev-6: 0.949, 1.000;
     docs/benchmarks.md): 0.02 is about four of a set's 233-264 people (eight of
     people-dev-3's 502); people-dev-4, -5 and -6 have 29-49, so their margins of 0.04
@@ -529,6 +529,10 @@ def test_themes_on_the_sealed_set_hold():
         ),
         ("We moved the office to Leeds, and she hated it.", {}),
         ("Hi, I'm Amara Obi, and it's great to be back on the show.", {"Amara Obi": "guest"}),
+        (
+            "Joining us on Team Talk Weekly is Inês Carvalho, a product director.",
+            {"Inês Carvalho": "guest"},
+        ),
         # the reply to a welcome is a guest's: whom they thank is the host
         (
             "My guest today is Jordan Mwale, who runs a clinic chain. Jordan, welcome. "

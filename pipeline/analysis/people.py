@@ -282,7 +282,8 @@ _SHOW = r"(?i:show|podcast|pod|programme|program)"
 # A description between commas: "Jamal Whitcombe, head of service at a train operator, ..."
 _ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
 # "my guest today on The Follower Effect is ...": the show named inside an introduction
-_ON_TITLE = rf"(?:\s+on\s+(?i:the\s+)?{_WORD}(?:\s+{_WORD}){{0,4}})"
+# (any capitalised words: a title may hold words no name does, "Team Talk Weekly")
+_ON_TITLE = rf"(?:\s+on\s+(?i:the\s+)?[{UPPER}][\w'’-]+(?:\s+[{UPPER}][\w'’-]+){{0,4}})"
 
 HOST_SELF = rf"{I_AM}\s+(?i:your\s+(?:co-?)?host),?\s+{NAME}"  # "I'm your host, Dana ..."
 
@@ -587,7 +588,7 @@ HOSTING = re.compile(
     r"\bsee\s+you\s+next\b|\bthanks?\s+(?:you\s+)?(?:for|to\s+you\s+for)\s+listening\b|"
     r"\byour\s+(?:co-?)?host\b|\bI'll\s+be\s+your\b|\bthat's\s+(?:it|all)\s+for\b|"
     r"\bmy\s+guests?\b|\bmy\s+co-?(?:host|presenter)s?\b|\bbrought\s+to\s+you\s+by\b|"
-    r"\bis\s+produced\s+by\b|\bcoming\s+up\s+on\b|\blistener\s+questions\b|"
+    r"\bproduced\s+by\b|\bour\s+(?:producer|editor|sound\s+engineer)s?\s+(?:is|are)\b|\bcoming\s+up\s+on\b|\blistener\s+questions\b|"
     r"\bthis\s+week's\s+episode\b|\bback\s+on\s+the\s+show\s+(?:today|this\s+week|is|with)\b|\bon\s+the\s+line\s+from\b",
     re.IGNORECASE,
 )
