@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import numpy as np
 
 from pipeline.models import Segment
 
-from . import DEMO_AUDIO, table
+from . import table
 from .asr import normalizer
 from .loops import SNRS, degrade, episodes, flagged_seconds, touched_turns, weighted_wer, write_wav
 
@@ -76,7 +75,8 @@ ACCEPTS: dict[str, Accept] = {
 
 def first_passes(count: int, cache: Path) -> dict[tuple[float, str], Any]:
     """Per SNR and episode: the degraded samples, the first pass judged by the guard,
-    and the detected speech (as transcribe_file has them for a one-window episode)."""
+    the detected speech (as transcribe_file has them for a one-window episode) and the
+    script's timed turns."""
     import pipeline.transcribe.guard as guard
     from pipeline.audio.decode import load_audio
     from pipeline.audio.vad import speech_spans
@@ -86,12 +86,12 @@ def first_passes(count: int, cache: Path) -> dict[tuple[float, str], Any]:
     found = {}
     with tempfile.TemporaryDirectory() as scratch:
         for snr in SNRS["espeak-ng"]:
-            for name, clean, _ in list(episodes("espeak-ng"))[:count]:
+            for name, clean, turns in list(episodes("espeak-ng"))[:count]:
                 path = Path(scratch) / "degraded.wav"
                 write_wav(path, degrade(clean, snr))
                 samples = load_audio(path)
                 segments = guard.flag(engine.transcribe(samples, None, None).segments)
-                found[(snr, name)] = (samples, segments, speech_spans(samples))
+                found[(snr, name)] = (samples, segments, speech_spans(samples), turns)
     return found
 
 
@@ -143,7 +143,7 @@ def measure(
 
     normalize = normalizer()
     before = after = errors = words = 0.0
-    for (level, name), (samples, segments, speech) in found.items():
+    for (level, _), (samples, segments, speech, turns) in found.items():
         if level != snr:
             continue
         kept, _ = recover(
@@ -154,7 +154,7 @@ def measure(
             segment.recovered = segment.recovered and segment.quality in guard.SEARCHABLE
         before += flagged_seconds(segments)
         after += flagged_seconds(kept)
-        touched = touched_turns(kept, json.loads((DEMO_AUDIO / f"{name}.turns.json").read_text()))
+        touched = touched_turns(kept, turns)
         more_errors, more_words = weighted_wer(kept, touched, normalize)
         errors += more_errors
         words += more_words
