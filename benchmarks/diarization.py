@@ -131,17 +131,21 @@ def transcription_cpu_seconds(paths: list[Path], encoder: Any) -> float:
     return time.process_time() - started
 
 
+TODAY_VAD = {"min_silence_duration_ms": 300}  # and faster-whisper's defaults otherwise
+
+
 def baseline(path: Path, encoder: Any) -> Any:
     """Diarization as it was before real voices were measured (kept here to compare):
-    windows every 1.0 s, average-linkage clusters cut at cosine distance 0.3, clusters
-    with under 8% of the windows folded into their nearest, no re-segmentation."""
+    Silero's default threshold, windows every 1.0 s, average-linkage clusters cut at
+    cosine distance 0.3, clusters with under 8% of the windows folded into their
+    nearest, no re-segmentation."""
     from collections import Counter
 
     from scipy.cluster.hierarchy import fcluster, linkage
 
     from pipeline.speakers.diarize import _centroids, embed_file, turns_of
 
-    spans, embeddings = embed_file(path, encoder, hop=1.0)
+    spans, embeddings = embed_file(path, encoder, hop=1.0, vad=TODAY_VAD)
     if len(embeddings) < 2:
         labels = np.zeros(len(embeddings), int)
     else:
@@ -294,15 +298,19 @@ def method_text() -> str:
         MIN_FLOOR,
         MIN_SHARE,
         MIN_TALK,
+        SPEECH_VAD,
         SWITCH_COST,
         THRESHOLD,
     )
 
     return (
         "Both methods embed windows of 1.5 s of speech (Silero VAD) with Resemblyzer."
-        " **Today** (before real voices were measured): a window every 1.0 s,"
+        " **Today** (before real voices were measured): speech where Silero's probability"
+        " is over 0.5 (its default), padded by 0.4 s, a window every 1.0 s,"
         " average-linkage clusters cut at cosine distance 0.3, clusters with under 8% of the"
-        f" windows folded into their nearest. **New**: a window every {HOP} s, cut at"
+        f" windows folded into their nearest. **New**: speech where the probability is over"
+        f" {SPEECH_VAD['threshold']}, padded by {SPEECH_VAD['speech_pad_ms'] / 1000} s,"
+        f" a window every {HOP} s, cut at"
         f" {THRESHOLD}, clusters speaking under {MIN_TALK:.0f} s (in a short recording under"
         f" {MIN_SHARE:.0%} of the talk, but at least {MIN_FLOOR:.0f} s) folded, then two"
         " Viterbi passes re-assign every window to its nearest"

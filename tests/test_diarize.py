@@ -297,19 +297,25 @@ def test_conversations_of_real_voices_mostly_have_the_right_number_of_speakers(
         right += len(result.talk_time()) == len({t[2] for t in turns})
         errors.append(der(turns, result.turns)["der"])
     # The bench's six full-band conversations of 2-4 real voices: count right in 5, mean
-    # DER 0.035. One more miss is allowed for another CPU's rounding, not two.
+    # DER 0.018. One more miss is allowed for another CPU's rounding, not two.
     assert len(built) == 6 and right >= 4
     assert sum(errors) / len(errors) < 0.1
 
 
-def test_a_real_meeting_excerpt_nobody_tuned_on_has_its_two_people(encoder):
-    from benchmarks.voices import real_recordings
+def test_real_recordings_nobody_tuned_on_mostly_have_the_right_number_of_speakers(encoder):
+    from benchmarks.diarization import audible_speakers
+    from benchmarks.voices import HELD_OUT_MEETINGS, real_recordings
 
-    meetings = {r.name: r for r in real_recordings()}
-    if "dev01" not in meetings:
+    held_out = [r for r in real_recordings() if r.group == "held out"]
+    if {r.name for r in held_out} < set(HELD_OUT_MEETINGS):
         pytest.skip("pyannote.audio's recordings could not be downloaded from PyPI")
-    result = diarize.diarize_file(meetings["dev01"].path, encoder)
-    assert len(result.talk_time()) == 2
+    right = sum(
+        len(diarize.diarize_file(r.path, encoder).talk_time()) == len(audible_speakers(r.reference))
+        for r in held_out
+    )
+    # Four AMI excerpts and a phone call; the bench's look 4 counts the people who talk
+    # enough right in 4 of the 5. One more miss is allowed for another CPU's rounding.
+    assert len(held_out) == 5 and right >= 3
 
 
 def test_a_stereo_file_transcribed_from_the_mix_gets_its_speakers_from_the_channels(
