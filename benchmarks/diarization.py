@@ -131,9 +131,6 @@ def transcription_cpu_seconds(paths: list[Path], encoder: Any) -> float:
     return time.process_time() - started
 
 
-TODAY_VAD = {"min_silence_duration_ms": 300}  # and faster-whisper's defaults otherwise
-
-
 def baseline(path: Path, encoder: Any) -> Any:
     """Diarization as it was before real voices were measured (kept here to compare):
     Silero's default threshold, windows every 1.0 s, average-linkage clusters cut at
@@ -145,7 +142,9 @@ def baseline(path: Path, encoder: Any) -> Any:
 
     from pipeline.speakers.diarize import _centroids, embed_file, turns_of
 
-    spans, embeddings = embed_file(path, encoder, hop=1.0, vad=TODAY_VAD)
+    from .voices import MATERIAL_VAD
+
+    spans, embeddings = embed_file(path, encoder, hop=1.0, vad=MATERIAL_VAD)
     if len(embeddings) < 2:
         labels = np.zeros(len(embeddings), int)
     else:
