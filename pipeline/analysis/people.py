@@ -108,6 +108,13 @@ TITLES = {
     "rabbi",
     "pastor",
     "matron",
+    "councillor",
+    "councilor",
+    "senator",
+    "mayor",
+    "chief",
+    "lady",
+    "lord",
     # forms of address in other languages: "Doña Lupe", "Herr Brandt", "Whaea Mere"
     "doña",
     "dona",
@@ -124,6 +131,8 @@ TITLES = {
     "matua",
     "mbah",
     "umm",
+    "oom",
+    "tannie",
     # kin as a form of address: "Opa Willem", and never a name standing alone
     "opa",
     "oma",
@@ -281,6 +290,10 @@ _NOW = r"(?i:today|tonight|this\s+week|this\s+episode|now|here|again|in\s+the\s+
 _SHOW = r"(?i:show|podcast|pod|programme|program)"
 # A description between commas: "Jamal Whitcombe, head of service at a train operator, ..."
 _ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
+# What someone is, said before their name: "the soil scientist", "my good friend and
+# business coach", "my former student, now a colleague,"
+# (never across a preposition: "the manager of a hotel in Whitby" names no one)
+_DESCRIBED = r"(?:(?!(?:of|in|from|at|for|with|on|by|to)\b)[a-z][\w'’-]*,?\s+){0,8}?"
 # "my guest today on The Follower Effect is ...": the show named inside an introduction
 # (any capitalised words: a title may hold words no name does, "Team Talk Weekly")
 _ON_TITLE = rf"(?:\s+on\s+(?i:the\s+)?[{UPPER}][\w'’-]+(?:\s+[{UPPER}][\w'’-]+){{0,4}})"
@@ -332,6 +345,14 @@ INTRODUCTIONS = [
         rf",?\s+(?i:with)\s+{NAME}",
     ),
     (HOST, rf"(?i:it's|it\s+is)\s+{NAME}\s+(?i:here)\b"),
+    # "That's all from me, Ngozi", "You've been listening to The Files with me, Zoltan",
+    # "you're live with Thandeka", "you're through to Nightline with Augusta Feeney"
+    (HOST, rf"(?i:that's\s+(?:it|all)\s+from\s+me),?\s+{NAME}"),
+    (HOST, rf"(?i:\bwith\s+me),\s+{NAME}"),
+    (
+        HOST,
+        rf"(?i:you're\s+(?:live|on(?:\s+air)?|through\s+to\s+[^.!?,]{{1,40}}?)\s+with)\s+{NAME}",
+    ),
     (
         HOST,
         r"(?i:(?:steered|led|hosted|presented|fronted)(?:,?\s+as\s+(?:ever|always|usual),?)?"
@@ -343,7 +364,7 @@ INTRODUCTIONS = [
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
     (
         HOST,
-        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+having\s+(?:me|us)(?:\s+back)?)"
+        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+(?:having|inviting|asking)\s+(?:me|us)(?:\s+(?:back|on))?)"
         rf"(?i:\s+on(?:\s+the\s+{_SHOW})?)?,?\s+{NAME}",
     ),
     (
@@ -372,7 +393,7 @@ INTRODUCTIONS = [
     (
         GUEST,
         rf"(?i:joined\s+(?:{_NOW}\s+)?by)\s+(?i:(?:two|three|four|a\s+couple\s+of)\s+guests"
-        rf"(?:\s+{_NOW})?,?\s+|the\s+[a-z]+\s+)?{NAME}",
+        rf"(?:\s+{_NOW})?,?\s+|(?:the|my|our|a|an)\s+{_DESCRIBED})?{NAME}",
     ),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
@@ -381,7 +402,7 @@ INTRODUCTIONS = [
     (
         GUEST,
         r"(?i:(?:dialling|dialing|calling)\s+in\s+from\s+[^.!?]{1,60}?\s+(?:is|we\s+have)),?"
-        rf"\s+{NAME}",
+        rf"\s+{_DESCRIBED}{NAME}",
     ),
     (
         GUEST,
@@ -392,7 +413,24 @@ INTRODUCTIONS = [
         rf"(?:(?i:the|a|an|our)\s+[^,.!?]{{1,60}},\s+)?{NAME}",
     ),
     (GUEST, rf"{NAME}\s+(?i:is\s+back\s+on\s+the\s+{_SHOW})"),
+    (GUEST, rf"{NAME}\s+(?i:is\s+(?:here|back)\s+(?:to\s|with\s+(?:me|us)\b|{_NOW}\b))"),
+    # "Moana, thank you for being my guest", "my thanks to Rukhsana for being such a
+    # generous guest", "Ivo, who was a brilliant guest"
+    (
+        GUEST,
+        rf"{NAME},?\s+(?:(?i:thank\s+you|thanks)(?:\s+so\s+much)?\s+for\s+being|"
+        r"(?i:who\s+(?:was|has\s+been)))\s+(?i:(?:my|our|a|an|such\s+an?)\s+(?:\w+\s+)?guest)",
+    ),
+    (
+        GUEST,
+        rf"(?i:(?:my\s+)?thanks\s+(?:so\s+much\s+)?to)\s+{NAME},?\s+(?i:for\s+being\s+"
+        r"(?:my|our|a|an|such\s+an?)\s+(?:\w+\s+)?guest)",
+    ),
     # call-in shows: the caller is on this episode
+    (GUEST, rf"{NAME}\s+(?i:is\s+)?(?i:calling|phoning)\s+(?i:in\s+)?(?i:from|in)\b"),
+    (GUEST, rf"(?i:go\s+(?:straight\s+|over\s+)?to)\s+{NAME}\s+(?i:in|from|on\s+line)\b"),
+    (GUEST, rf"(?i:\bline\s+(?:one|two|three|four|five|six|\d)),\s+{NAME}"),
+    (GUEST, rf"{NAME}\s+(?i:on\s+line\s+(?:one|two|three|four|five|six|\d))"),
     (GUEST, rf"(?i:caller(?:\s+\w+)?\s+is),?\s+{NAME}"),
     (GUEST, rf"(?i:we\s+have)\s+{NAME}\s+(?i:calling|on\s+line)"),
     (
@@ -419,9 +457,15 @@ INTRODUCTIONS = [
     (GUEST, rf"(?i:(?:today|tonight|this\s+week),?\s+we're\s+with)\s+{NAME}"),
     (
         GUEST,
-        rf"(?i:joining\s+(?:me|us))(?i:\s+{_NOW})?{_ON_TITLE}?(?i:(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}",
+        rf"(?i:joining\s+(?:me|us))(?i:\s+{_NOW})?{_ON_TITLE}?(?i:(?:\s+{_NOW})?\s+(?:is|are)),?"
+        rf"\s+{_DESCRIBED}{NAME}",
     ),
-    (GUEST, rf"(?i:with\s+(?:me|us)\s+{_NOW}(?:\s+{_NOW})?\s+(?:is|are)),?\s+{NAME}"),
+    (GUEST, rf"(?i:with\s+(?:me|us)\s+{_NOW}(?:\s+{_NOW})?\s+(?:is|are)),?\s+{_DESCRIBED}{NAME}"),
+    (
+        GUEST,
+        rf"(?i:in\s+the\s+studio\s+with\s+(?:me|us)(?:\s+{_NOW})?\s+(?:is|are)),?"
+        rf"\s+{_DESCRIBED}{NAME}",
+    ),
     (GUEST, rf"{_WE_ARE}\s+(?i:(?:here|sat|sitting|sat\s+here)\s+with)\s+{NAME}"),
     (GUEST, rf"{_WE_ARE}\s+(?i:with)\s+{NAME}\s+(?i:today|tonight|this\s+week)"),
     (
@@ -463,7 +507,7 @@ EVENT_LEADERS = [
     (
         GUEST,
         r"(?i:(?:led|chaired|moderated|facilitated|headlined)\s+by)"
-        rf"\s+(?i:the\s+[a-z]+\s+)?{NAME}",
+        rf"\s+(?:(?i:the|my|our|a|an)\s+{_DESCRIBED})?{NAME}",
     ),
 ]
 # Guests of other episodes, and plain mentions: colleagues, authors, people addressed.
@@ -567,17 +611,19 @@ NICKNAME_ASIDES = [
 ANOTHER_EPISODE = re.compile(
     r"\b(?:last|next|previous|upcoming|coming)\s+(?:week|time|episode|month|season|series|"
     r"year|show)|\bback\s+in\b|\bago\b|\bearlier\s+this\s+(?:year|season|month)|"
-    r"\bwe\s+had\b|\bwe(?:'ll|\s+will)\s+have\b|\bcoming\s+up\b",
+    r"\bwe\s+had\b|\bwe(?:'ll|\s+will)\s+have\b|\bcoming\s+up\b|\bwhen\s+we\s+come\s+back\b|"
+    r"\bguests?\s+will\s+be\b",
     re.IGNORECASE,
 )
 SELF_INTRODUCTION = (
-    rf"(?:^|[.!?]\s+(?i:and\s+)?|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
+    rf"(?:^(?i:and\s+)?|[.!?]\s+(?i:and\s+)?|,\s+|(?i:\b(?:hi|hello|hey)),?\s+(?:\w+,?\s+)?)"
     rf"{MY_NAME},?\s+{NAME}"
 )
 # What a guest says of being on the show: "delighted to be on", "thanks for the invite".
 ON_THE_SHOW = re.compile(
     r"\bto\s+be\s+(?:on|here|back)\b|\bbeing\s+on\b|\bfor\s+having\s+(?:me|us)\b|"
-    r"\bfor\s+the\s+invite\b|\bfavourite\s+(?:podcast|show)\b|\bbeen\s+(?:a\s+)?"
+    r"\bfor\s+the\s+invite\b|\b(?:asked|asking|invited|inviting|having|bringing)\s+me\s+(?:on|back)\b|"
+    r"\bcome\s+on\s+(?:this|the|your)\s+(?:show|podcast|programme)\b|\bfavourite\s+(?:podcast|show)\b|\bbeen\s+(?:a\s+)?"
     r"(?:listener|listening|fan)\b|\bone\s+of\s+(?:the|tonight's|today's)\s+(?:\w+\s+)?"
     r"(?:panellists|panelists|guests|speakers)\b",
     re.IGNORECASE,
@@ -593,7 +639,7 @@ HOSTING = re.compile(
     re.IGNORECASE,
 )
 _THANKS = (
-    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure)"
+    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure|good\s+(?:morning|afternoon|evening))"
     r"(?:\s+(?:so\s+much|again|very\s+much|both))?,?|\b(?:hi|hello|hey),?)"
 )
 THANKED = rf"{_THANKS}\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
@@ -604,7 +650,11 @@ GUEST_LIST = re.compile(
     r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
     r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
     r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b|"
-    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+(?:panel|roundtable)\b|\baround\s+the\s+table\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b",
+    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+(?:panel|roundtable)\b|\baround\s+the\s+table\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b|"
+    r"\b(?:two|three|four|five|our|my)\s+guests\s*:|^\s*joining\s+(?:me|us)(?:\s+(?!is\b|are\b)[\w'’-]+){0,5},|\bon\s+(?:my|your|the)\s+(?:left|right)\b|"
+    r"\bfrom\s+left\s+to\s+right\b|\bon\s+the\s+panel\s+(?:is|are)\b|\bon\s+the\s+panel\b[^.!?]{0,20}?\b(?:is|are)\b|"
+    r"\bon\s+stage\b[^.!?]{0,20}?,|\bwith\s+(?:me|us)\s+(?:today\s+|tonight\s+)?are\b|"
+    r"\bour\s+(?:speakers|panell?ists|guests)\s+(?:tonight\s+|today\s+|this\s+\w+\s+)?are\b|\bspeaking\s+(?:for|against)\b",
     re.IGNORECASE,
 )
 _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
@@ -903,24 +953,28 @@ def own_names(text: str) -> list[str]:
 
 
 def self_introductions(
-    text: str, context: str | None = None, guests: Iterable[str] = ()
+    text: str, context: str | None = None, guests: Iterable[str] = (), nearby: str = ""
 ) -> Iterable[tuple[str, str]]:
-    """(name, role) for "I'm ..." in ``text``: the guest, unless the speaker introduces
-    someone else as today's guest, there or in the ``context`` around it ("I'm Tessa.
-    This week we're with Marguerite ...")."""
+    """(name, role) for "I'm ..." in ``text``: the host, who says it far more often,
+    unless they are named as a guest, or say they are on the show there or in the
+    sentences either side (``nearby``: "Thanks for having me. I'm Olu ..."); but always
+    the host if they introduce someone else as today's guest, there or in the
+    ``context`` around it ("I'm Tessa. This week we're with Marguerite ...")."""
     names = [_trim(match.group("name")) for match in _names(SELF_INTRODUCTION, text)]
     if not names:
         return  # the usual case: skip looking for guests
     guests = [*guests, *(name for name, role in _introduced(context or text) if role == GUEST)]
-    hosting = HOSTING.search(context or text) and not ON_THE_SHOW.search(text)
+    on_the_show = ON_THE_SHOW.search(f"{text} {nearby}")
     for name in names:
         introduces = any(not same_person(name, guest) for guest in guests)
         introduced = any(same_person(name, guest) for guest in guests)
-        yield name, HOST if introduces or hosting and not introduced else GUEST
+        yield name, HOST if introduces or not (introduced or on_the_show) else GUEST
 
 
 _GREETING = re.compile(r"(?i:hi|hello|hey)\b")
-_WELCOMED = re.compile(r"\bwelcome\b(?!\s+to\b)", re.IGNORECASE)  # "Aviaja, welcome."
+# "Aviaja, welcome.", "Søren, good to have you.", "Maureen, good morning.": whoever answers
+# that names the host
+_WELCOMED = re.compile(rf"\bwelcome\b(?!\s+to\b)|(?i:^){_WORD}(?:\s+{_WORD})?,\s", re.IGNORECASE)
 
 
 def _replies(text: str, start: int, before: str | None, hosting: bool) -> bool:

@@ -30,12 +30,18 @@ NOT_PEOPLE = {"GPE", "LOC", "ORG", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_A
 
 HOST_VERBS = {"present", "host", "co-host", "cohost", "lead", "steer", "front", "anchor", "helm"}
 HOST_NOUNS = {"host", "co-host", "cohost", "presenter", "co-presenter", "anchor"}
+# What a show calls the one who runs this episode, and who it is about: "your guide
+# tonight is ...", "your moderator, ...", "our panellists are ...", "next caller is ...".
+RUNS_IT = HOST_NOUNS | {"guide", "moderator", "compère", "compere", "emcee", "mc"}
+ON_IT = {"guest", "panellist", "panelist", "caller", "speaker"}
 # Words that may stand between a host noun and the name: "my fellow host Raj Patel".
 _BETWEEN = {"my", "our", "your", "fellow", "co", "-", ",", "the", "regular", "usual", "trusty"}
 JOIN = "join"
 # "On the line is X", "With me is X", "In the studio is X": where a guest sits.
 GUEST_PLACES = {("on", "line"), ("on", "phone"), ("with", "me"), ("with", "us"), ("in", "studio")}
 SHOW_NOUNS = {"show", "podcast", "programme", "program", "pod", "studio", "episode", "series"}
+# what a host runs on air, unlike an event a guest led ("our masterclass was led by")
+ON_AIR = SHOW_NOUNS | {"discussion", "debate", "conversation"}
 
 
 @dataclass
@@ -169,6 +175,12 @@ def _role(token: Any, name: Name) -> str | None:
     if _called_host(token, name):
         return HOST
     head = token.head
+    if token.dep_ in ("compound", "appos") and head.pos_ == "NOUN" and head not in name:
+        # "is the soil scientist Ingeborg Aalto": the role of the phrase the name is in
+        return _role(head, name) if head.head != head else None
+    called = _called(token)
+    if called:
+        return called
     if token.dep_ == "pobj" and head.dep_ == "agent":
         verb = head.head.lemma_.lower()
         if verb in HOST_VERBS and _a_person(token, name, verb) and _a_show(head.head):
@@ -184,6 +196,28 @@ def _role(token: Any, name: Name) -> str | None:
         return HOST if _as_always(head) else GUEST
     if token.dep_ == "pobj" and head.lower_ == "with" and head.head.lemma_ in SHOW_NOUNS:
         return GUEST  # "back on the show with Kate Lin"
+    return None
+
+
+def _called(token: Any) -> str | None:
+    """The name is said to be the show's host or one of its guests: "your guide tonight
+    is Cormac", "our first act is Yolanda", "X is our moderator", "your moderator, X"."""
+    head = token.head
+    if token.dep_ == "appos":
+        nouns = [head]
+    elif token.dep_ in ("attr", "nsubj") and head.lemma_ == "be":
+        other = "nsubj" if token.dep_ == "attr" else "attr"
+        nouns = [c for c in head.children if c.dep_ == other]
+    else:
+        return None
+    for noun in nouns:
+        if not any(c.lower_ in ("my", "our", "your", "tonight", "today") for c in noun.subtree):
+            continue  # "the host of the awards was ...": another event's
+        word = noun.lemma_.lower()
+        if word in RUNS_IT:
+            return HOST
+        if word in ON_IT:
+            return GUEST
     return None
 
 
@@ -216,7 +250,7 @@ def _a_show(verb: Any) -> bool:
     led = verb.head if verb.dep_ in ("acl", "advcl") else None
     led = led or next((c for c in verb.children if c.dep_ == "nsubjpass"), None)
     while led is not None:
-        if led.pos_ == "PROPN" or led.lemma_.lower() in SHOW_NOUNS:
+        if led.pos_ == "PROPN" or led.lemma_.lower() in ON_AIR:
             return True
         if led.lemma_ == "be" and any(c.dep_ == "attr" and c.pos_ == "PROPN" for c in led.children):
             return True  # "This is The Quiet Ledger, steered by ..."
