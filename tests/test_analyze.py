@@ -442,6 +442,23 @@ def test_people_on_the_sealed_set_hold():
     assert people["f1"] >= 0.84 and people["role_accuracy"] >= 0.87
 
 
+# themes-dev-2 is written like the sealed set; its floors sit a little under what it
+# measured when it was added (themes P 0.694, F1 0.666; people name F1 0.922, role
+# accuracy 0.982): 0.02 of theme F1 is five to seven of its 350 passages, 0.02 of people
+# two or three of its 125 labels.
+@pytest.mark.skipif(not semantic.available(), reason="needs [semantic]")
+def test_themes_and_people_on_the_sealed_like_development_set_hold():
+    from benchmarks.themes import THEMES_DEV, people_scores, predict, theme_scores
+    from pipeline.analysis.training import load_passages
+
+    passages = load_passages(THEMES_DEV[0])
+    found = predict(Analyzer(use_semantic=True), passages)
+    precision, _, f1 = theme_scores(passages, found.combined).prf()
+    people = people_scores(passages, found)
+    assert precision >= 0.67 and f1 >= 0.645, (precision, f1)
+    assert people["f1"] >= 0.90 and people["role_accuracy"] >= 0.96, people
+
+
 @pytest.mark.skipif(not semantic.available(), reason="needs [semantic]")
 def test_themes_on_the_sealed_set_hold():
     from benchmarks.themes import sealed_scores
@@ -545,6 +562,26 @@ def test_themes_on_the_sealed_set_hold():
         (
             "I'm Dmitri Volkov, and back on the show today is Eimear Walsh, who runs claims.",
             {"Dmitri Volkov": "host", "Eimear Walsh": "guest"},
+        ),
+        # who says "I'm NAME" hosts, unless they say they are on the show
+        ("I'm Hana Sato, and that's a wrap for this season.", {"Hana Sato": "host"}),
+        (
+            "Thanks for having me. I'm Kofi Mensah, I run a bakery in Accra.",
+            {"Kofi Mensah": "guest"},
+        ),
+        # what the show calls someone, and a name inside a described phrase
+        (
+            "Your guide this evening is Tomasz Nowak, and on the line from Cork is the baker"
+            " Aoife Byrne.",
+            {"Tomasz Nowak": "host", "Aoife Byrne": "guest"},
+        ),
+        ("Our panellists are Ruth Ode and Samir Lal.", {"Ruth Ode": "guest", "Samir Lal": "guest"}),
+        # sign-offs, thanked guests and phone-ins
+        ("That's all from me, Lena Fischer. See you next week.", {"Lena Fischer": "host"}),
+        ("Omar Haddad, thank you for being my guest today.", {"Omar Haddad": "guest"}),
+        (
+            "Let's go to line two, Bridget Kane. Bridget, good morning. Good morning, Paul.",
+            {"Bridget Kane": "guest", "Paul": "host"},
         ),
     ],
 )
