@@ -410,15 +410,15 @@ def test_quality_on_the_labelled_evaluation_set_does_not_regress():
         ("people-dev-4", 0.75, 0.95),
         ("people-dev-5", 0.58, 0.62),
         ("people-dev-6", 0.89, 0.95),
-        ("people-dev-7", 0.93, 0.915),
-        ("people-dev-8", 0.87, 0.90),
+        ("people-dev-7", 0.94, 0.915),
+        ("people-dev-8", 0.88, 0.90),
     ],
 )
 def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
     """Floors a little under the figures the rules were tuned to (people-dev: name F1
     0.954, role accuracy 0.954; people-dev-2: 0.947, 0.975; people-dev-3: 0.917, 0.957;
     people-dev-4: 0.824, 1.000; people-dev-5: 0.641, 0.680; people-dev-6: 0.949, 1.000;
-    people-dev-7: 0.946, 0.935; people-dev-8: 0.886, 0.921;
+    people-dev-7: 0.958, 0.936; people-dev-8: 0.899, 0.920;
     docs/benchmarks.md): 0.02 is about four of a set's 233-264 people (eight of
     people-dev-3's 502, four to seven of people-dev-7's 268 and -8's 360); people-dev-4,
     -5 and -6 have 29-49, so their margins of 0.04 are one or two of them. A rule slip
@@ -432,14 +432,14 @@ def test_people_on_the_people_development_sets_do_not_regress(name, f1, roles):
 
 
 # The sealed set is never tuned on: these assert floors only, a little under the latest
-# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.864, role
-# accuracy 0.889), and print nothing. The margins are two or three of its 350 passages,
+# look logged in docs/benchmarks.md (themes P 0.771, F1 0.670; people name F1 0.869, role
+# accuracy 0.890), and print nothing. The margins are two or three of its 350 passages,
 # so a real regression fails them and spaCy's rounding on another CPU does not.
 def test_people_on_the_sealed_set_hold():
     from benchmarks.themes import sealed_scores
 
     people = sealed_scores(Analyzer(use_semantic=False))[3]
-    assert people["f1"] >= 0.84 and people["role_accuracy"] >= 0.87
+    assert people["f1"] >= 0.85 and people["role_accuracy"] >= 0.87
 
 
 # themes-dev-2 is written like the sealed set; its floors sit a little under what it

@@ -266,7 +266,8 @@ ORGANISATION_WORDS = _words(
     foundation council ministry agency studio studios records press leadership psychology
     marketing sales office resources department team board government hq estate estates
     kitchen kitchens shipping logistics foods solar retail federation union holdings
-    capital ventures consulting solutions systems energy farms brewery bakery"""
+    capital ventures consulting solutions systems energy farms brewery bakery audio sound
+    sessions productions pictures films collective quartet band orchestra ensemble"""
 )
 
 UPPER = "A-ZÀ-ÖØ-Þ"
@@ -323,6 +324,7 @@ INTRODUCTIONS = [
     ),
     (HOST, rf"{NAME},\s+(?i:my|our)\s+(?:[a-z]+\s+){{0,2}}?(?i:co-?host)"),
     (HOST, rf"{NAME},?\s+(?i:who's|who\s+is)\s+(?i:co-?hosting)"),
+    (HOST, rf"(?i:co-?hosting|co-?presenting)(?:\s+{_NOW})?\s+(?i:with)\s+{NAME}"),
     # a regular beside the host: "with me as always, Ahmad Karimi-Bose"
     (HOST, rf"(?i:with\s+(?:me|us)\s+as\s+(?:always|ever|usual)),?\s+(?:(?i:is)\s+)?{NAME}"),
     # "Welcome to Talking Shop, I'm Dana", "I'm Kwame and this is Followers First".
@@ -364,14 +366,15 @@ INTRODUCTIONS = [
     (HOST, rf"(?i:\b(?:dear\s+)?listeners),?\s+{I_AM}\s+{NAME}"),
     (
         HOST,
-        rf"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+(?:having|inviting|asking)\s+(?:me|us)(?:\s+(?:back|on))?)"
+        r"(?i:thanks?(?:\s+you)?(?:\s+so\s+much)?\s+for\s+(?:having|inviting|asking)\s+"
+        r"(?:me|us)(?:\s+(?:back|on))?)"
         rf"(?i:\s+on(?:\s+the\s+{_SHOW})?)?,?\s+{NAME}",
     ),
     (
         HOST,
         r"(?i:(?:great|good|lovely|nice|wonderful|a\s+pleasure|a\s+privilege|an\s+honou?r|"
         r"delighted|glad|happy)\s+"
-        rf"to\s+be\s+(?:here|back|on(?:\s+the\s+{_SHOW})?)),?\s+{NAME}",
+        rf"to\s+be\s+(?:here|back|on(?:\s+the\s+{_SHOW})?)(?:\s+with\s+you)?),?\s+{NAME}",
     ),
     (
         HOST,
@@ -427,7 +430,7 @@ INTRODUCTIONS = [
         r"(?:my|our|a|an|such\s+an?)\s+(?:\w+\s+)?guest)",
     ),
     # call-in shows: the caller is on this episode
-    (GUEST, rf"{NAME}\s+(?i:is\s+)?(?i:calling|phoning)\s+(?i:in\s+)?(?i:from|in)\b"),
+    (GUEST, rf"{NAME},?\s+(?i:is\s+)?(?i:calling|phoning)\s+(?i:in\s+)?(?i:from|in)\b"),
     (GUEST, rf"(?i:go\s+(?:straight\s+|over\s+)?to)\s+{NAME}\s+(?i:in|from|on\s+line)\b"),
     (GUEST, rf"(?i:\bline\s+(?:one|two|three|four|five|six|\d)),\s+{NAME}"),
     (GUEST, rf"{NAME}\s+(?i:on\s+line\s+(?:one|two|three|four|five|six|\d))"),
@@ -435,7 +438,7 @@ INTRODUCTIONS = [
     (GUEST, rf"(?i:we\s+have)\s+{NAME}\s+(?i:calling|on\s+line)"),
     (
         GUEST,
-        rf"{NAME}(?:\s+(?i:from)\s+{_WORD}(?:\s+{_WORD})?)?,\s+(?i:you're\s+(?:on\s+the\s+air|live|on))",
+        rf"{NAME}(?:\s+(?i:from)\s+{_WORD}(?:\s+{_WORD})?)?,?\s+(?i:you're\s+(?:on\s+the\s+air|live|on))",
     ),
     (
         GUEST,
@@ -516,7 +519,10 @@ _RELATION = (
     r"son|mum|mom|dad|father|mother|brother|sister|cousin|teacher|coach|ceo|cfo|coo|cto|"
     r"founder|co-founder|chair|chairman|chairwoman|president|supervisor|assistant|client|"
     r"customer|author|editor|producer|neighbour|neighbor|teammate|team-mate|predecessor|"
-    r"successor|deputy|intern|graduate|apprentice|trainee|hero|associate|lead|nurse|doctor"
+    r"successor|deputy|intern|graduate|apprentice|trainee|hero|associate|lead|nurse|doctor|"
+    r"grandmother|grandfather|grandma|gran|grandad|grandson|granddaughter|aunt|uncle|niece|"
+    r"nephew|engineer|stylist|accountant|lawyer|landlord|landlady|flatmate|housemate|"
+    r"classmate|foreman|agent|supplier|buyer"
 )
 # Nouns for a person: "a guy called Sam" names a person, "an app called Fountain" not.
 PERSON_NOUNS = set(_RELATION.split("|")) | _words(
@@ -563,7 +569,8 @@ MENTIONS = [
     (MENTIONED, rf"{NAME}\s+(?i:(?:was|will\s+be)\s+(?:on|with\s+us))\b"),
     (
         MENTIONED,
-        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})(?:e?s)?),?"
+        rf"(?i:\b(?:my|our|his|her|their|your|the)\s+(?:[a-z]+\s+){{0,2}}?(?:{_RELATION})(?:e?s)?"
+        r"(?:\s+at\s+the\s+time)?),?"
         rf"\s+{NAME}",
     ),
     # "Rania Haddad, who", not "the ministry in Oslo, my boss": places come after "in"
@@ -581,6 +588,12 @@ MENTIONS = [
         rf"(?i:\b(?:thanks|thank\s+you|shout-?out|hats\s+off)(?:\s+so\s+much)?\s+to)\s+{NAME}",
     ),
     (MENTIONED, rf"(?i:\b(?:{_TOLD})|according\s+to)\s+{NAME}"),
+    # the credits: "produced by Lior Ben-David", "music from Odile Marchetti"
+    (
+        MENTIONED,
+        r"(?i:(?:produced|edited|mixed|engineered|composed|voiced|recorded)\s+by|"
+        rf"music\s+(?:is\s+)?(?:from|by)|(?:producer|editor|engineer|composer)\s+is),?\s+{NAME}",
+    ),
     (MENTIONED, rf"\b(?=(?:Mr|Mrs|Ms|Miss|Dr)\.?\s){NAME}"),  # "sat with Mr Hughes"
     # "I called Priya", but not "an app called Fountain": "called" usually names things
     (MENTIONED, rf"(?i:\b(?:I|we|he|she|they|you)\s+(?:just\s+|then\s+)?called)\s+{NAME}"),
@@ -622,8 +635,9 @@ SELF_INTRODUCTION = (
 # What a guest says of being on the show: "delighted to be on", "thanks for the invite".
 ON_THE_SHOW = re.compile(
     r"\bto\s+be\s+(?:on|here|back)\b|\bbeing\s+on\b|\bfor\s+having\s+(?:me|us)\b|"
-    r"\bfor\s+the\s+invite\b|\b(?:asked|asking|invited|inviting|having|bringing)\s+me\s+(?:on|back)\b|"
-    r"\bcome\s+on\s+(?:this|the|your)\s+(?:show|podcast|programme)\b|\bfavourite\s+(?:podcast|show)\b|\bbeen\s+(?:a\s+)?"
+    r"\bfor\s+the\s+invite\b|\bfavourite\s+(?:podcast|show)\b|"
+    r"\b(?:asked|asking|invited|inviting|having|bringing)\s+me\s+(?:on|back)\b|"
+    r"\bcome\s+on\s+(?:this|the|your)\s+(?:show|podcast|programme)\b|\bbeen\s+(?:a\s+)?"
     r"(?:listener|listening|fan)\b|\bone\s+of\s+(?:the|tonight's|today's)\s+(?:\w+\s+)?"
     r"(?:panellists|panelists|guests|speakers)\b",
     re.IGNORECASE,
@@ -639,7 +653,8 @@ HOSTING = re.compile(
     re.IGNORECASE,
 )
 _THANKS = (
-    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure|good\s+(?:morning|afternoon|evening))"
+    r"(?i:\b(?:thanks|thank\s+you|cheers|(?:always\s+)?a\s+pleasure|my\s+pleasure|"
+    r"good\s+(?:morning|afternoon|evening))"
     r"(?:\s+(?:so\s+much|again|very\s+much|both))?,?|\b(?:hi|hello|hey),?)"
 )
 THANKED = rf"{_THANKS}\s+{NAME}(?P<more>(?:,\s+(?:(?i:and)\s+)?{_WORD}(?=[,.!?]))*)"
@@ -650,11 +665,16 @@ GUEST_LIST = re.compile(
     r"\b(?:to\s+have|we\s+have|joining\s+us|with\s+us)\b[^.!?]*?:|\bjoining\s+(?:me|us)\b[^.!?]*?\bare\b|"
     r"\bin\s+the\s+studio\s+are\b|\b(?:led|hosted|chaired)\s+by\s+(?:two|three|four)\b|"
     r"\bwe're\s+with\s+the\b|\bwe\s+have\s+(?:two|three|four)\s+guests\b|"
-    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+(?:panel|roundtable)\b|\baround\s+the\s+table\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b|"
-    r"\b(?:two|three|four|five|our|my)\s+guests\s*:|^\s*joining\s+(?:me|us)(?:\s+(?!is\b|are\b)[\w'’-]+){0,5},|\bon\s+(?:my|your|the)\s+(?:left|right)\b|"
-    r"\bfrom\s+left\s+to\s+right\b|\bon\s+the\s+panel\s+(?:is|are)\b|\bon\s+the\s+panel\b[^.!?]{0,20}?\b(?:is|are)\b|"
-    r"\bon\s+stage\b[^.!?]{0,20}?,|\bwith\s+(?:me|us)\s+(?:today\s+|tonight\s+)?are\b|"
-    r"\bour\s+(?:speakers|panell?ists|guests)\s+(?:tonight\s+|today\s+|this\s+\w+\s+)?are\b|\bspeaking\s+(?:for|against)\b",
+    r"\bjoined\s+by\s+(?:two|three|four)\b|\btoday's\s+(?:panel|roundtable)\b|"
+    r"\baround\s+the\s+table\b|\bon\s+stage\s+with\s+(?:me|us)\s+are\b|"
+    # a panel: "On my left is ...", "from left to right, ...", "with her on the panel are"
+    r"\bon\s+(?:my|your|the)\s+(?:left|right)\b|\bfrom\s+left\s+to\s+right\b|"
+    r"\bon\s+the\s+panel\b[^.!?]{0,20}?\b(?:is|are)\b|\bon\s+stage\b[^.!?]{0,20}?,|"
+    r"\bspeaking\s+(?:for|against)\b|\bwith\s+(?:me|us)\s+(?:today\s+|tonight\s+)?are\b|"
+    r"\bour\s+(?:speakers|panell?ists|guests)\s+(?:tonight\s+|today\s+|this\s+\w+\s+)?are\b|"
+    # "two guests: ...", "Joining us this morning, the economist ..."
+    r"\b(?:two|three|four|five|our|my)\s+guests\s*:|"
+    r"^\s*joining\s+(?:me|us)(?:\s+(?!is\b|are\b)[\w'’-]+){0,5},",
     re.IGNORECASE,
 )
 _PLACE_OR_FIRM = re.compile(r"\b(?:of|behind|at|for|from|in|near|across|on|to)\s*$", re.I)
@@ -974,7 +994,7 @@ def self_introductions(
 _GREETING = re.compile(r"(?i:hi|hello|hey)\b")
 # "Aviaja, welcome.", "Søren, good to have you.", "Maureen, good morning.": whoever answers
 # that names the host
-_WELCOMED = re.compile(rf"\bwelcome\b(?!\s+to\b)|(?i:^){_WORD}(?:\s+{_WORD})?,\s", re.IGNORECASE)
+_WELCOMED = re.compile(rf"(?i:\bwelcome\b(?!\s+to\b))|^{_WORD}(?:\s+{_WORD})?,\s")
 
 
 def _replies(text: str, start: int, before: str | None, hosting: bool) -> bool:

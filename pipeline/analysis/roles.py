@@ -201,7 +201,7 @@ def _role(token: Any, name: Name) -> str | None:
 
 def _called(token: Any) -> str | None:
     """The name is said to be the show's host or one of its guests: "your guide tonight
-    is Cormac", "our first act is Yolanda", "X is our moderator", "your moderator, X"."""
+    is Cormac", "next caller is Bongani", "X is our moderator", "your moderator, X"."""
     head = token.head
     if token.dep_ == "appos":
         nouns = [head]
