@@ -213,24 +213,10 @@ def evaluate(analyzer: Analyzer | None = None) -> dict[str, Any]:
     parts = {}
     for name in ("dev", "test"):
         part = split(passages, name)
-        found = predictions.subset([index[p["id"]] for p in part])
-        parts[name] = {
-            "keyword": theme_scores(part, found.keyword),
-            "combined": theme_scores(part, found.combined),
-            "high": theme_scores(part, found.high),
-            "low": low_precision(part, found),
-            "people": people_scores(part, found),
-        }
+        parts[name] = _scored(part, predictions.subset([index[p["id"]] for p in part]))
     for path in THEMES_DEV:
         more = load_passages(path)
-        found = predict(analyzer, more)
-        parts[path.stem] = {
-            "keyword": theme_scores(more, found.keyword),
-            "combined": theme_scores(more, found.combined),
-            "high": theme_scores(more, found.high),
-            "low": low_precision(more, found),
-            "people": people_scores(more, found),
-        }
+        parts[path.stem] = _scored(more, predict(analyzer, more))
     for path in PEOPLE_DEV:
         more = load_passages(path)
         parts[path.stem] = {"people": people_scores(more, predict(analyzer, more))}
@@ -241,6 +227,18 @@ def evaluate(analyzer: Analyzer | None = None) -> dict[str, Any]:
         "words_per_second": predictions.words / predictions.seconds,
         "parts": parts,
         "themes": [t.id for t in analyzer.codebook.themes],
+    }
+
+
+def _scored(passages: list[dict[str, Any]], found: Predictions) -> dict[str, Any]:
+    """Every figure the report gives for a labelled set: themes three ways, the
+    disputed keyword hits, people."""
+    return {
+        "keyword": theme_scores(passages, found.keyword),
+        "combined": theme_scores(passages, found.combined),
+        "high": theme_scores(passages, found.high),
+        "low": low_precision(passages, found),
+        "people": people_scores(passages, found),
     }
 
 

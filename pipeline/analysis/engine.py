@@ -31,7 +31,9 @@ from pipeline.analysis.people import (
     Person,
     Roster,
     feed_role,
+    first_sentence,
     introductions,
+    last_sentence,
     listed_guests,
     self_introductions,
     show_titles,
@@ -291,7 +293,7 @@ class Analyzer:
         ):
             roster.add(name, role=role, source=source, count=0)
         guests = [name for name, role in parsed if role == GUEST]
-        nearby = f"{_last_sentence(before or '')} {_first_sentence(after)}"
+        nearby = f"{last_sentence(before or '')} {first_sentence(after)}"
         for name, role in self_introductions(spoken, context, guests, nearby):
             if recognised(name) or ON_THE_SHOW.search(context) or HOSTING.search(context):
                 roster.add(name, role=role, source=source, count=0)
@@ -508,14 +510,3 @@ def _names_a_thing(doc: Any, entity: Any) -> bool:
     if entity.start == 0 or doc[entity.start - 1].lower_ not in NAMING_VERBS:
         return False
     return doc[entity.start - 1].head.lemma_.lower() not in PERSON_NOUNS
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def _first_sentence(text: str) -> str:
-    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
-
-
-def _last_sentence(text: str) -> str:
-    return _SENTENCE_END.split(text.strip())[-1]

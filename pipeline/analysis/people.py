@@ -295,6 +295,7 @@ _ASIDE = r"(?:,\s+[^,.!?]{1,60},)"
 # business coach", "my former student, now a colleague,"
 # (never across a preposition: "the manager of a hotel in Whitby" names no one)
 _DESCRIBED = r"(?:(?!(?:of|in|from|at|for|with|on|by|to)\b)[a-z][\w'’-]*,?\s+){0,8}?"
+_DESCRIBED_AS = rf"(?:(?i:the|my|our|a|an)\s+{_DESCRIBED})"  # "the pastry chef ..."
 # "my guest today on The Follower Effect is ...": the show named inside an introduction
 # (any capitalised words: a title may hold words no name does, "Team Talk Weekly")
 _ON_TITLE = rf"(?:\s+on\s+(?i:the\s+)?[{UPPER}][\w'’-]+(?:\s+[{UPPER}][\w'’-]+){{0,4}})"
@@ -396,7 +397,7 @@ INTRODUCTIONS = [
     (
         GUEST,
         rf"(?i:joined\s+(?:{_NOW}\s+)?by)\s+(?i:(?:two|three|four|a\s+couple\s+of)\s+guests"
-        rf"(?:\s+{_NOW})?,?\s+|(?:the|my|our|a|an)\s+{_DESCRIBED})?{NAME}",
+        rf"(?:\s+{_NOW})?,?\s+|{_DESCRIBED_AS})?{NAME}",
     ),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:joins|is\s+joining)\s+(?i:me|us)\b"),
     (GUEST, rf"{NAME}{_ASIDE}?\s+(?i:is\s+(?:here\s+)?with)\s+(?i:me|us)\b"),
@@ -510,7 +511,7 @@ EVENT_LEADERS = [
     (
         GUEST,
         r"(?i:(?:led|chaired|moderated|facilitated|headlined)\s+by)"
-        rf"\s+(?:(?i:the|my|our|a|an)\s+{_DESCRIBED})?{NAME}",
+        rf"\s+{_DESCRIBED_AS}?{NAME}",
     ),
 ]
 # Guests of other episodes, and plain mentions: colleagues, authors, people addressed.
@@ -1007,7 +1008,7 @@ def _replies(text: str, start: int, before: str | None, hosting: bool) -> bool:
     head = f"{before or ''} {text[:start]}".strip()
     if not head.endswith((".", "!", "?")):
         return False  # the thanks do not open a sentence
-    return bool(_WELCOMED.search(re.split(r"(?<=[.!?])\s+", head)[-1]))
+    return bool(_WELCOMED.search(last_sentence(head)))
 
 
 def thanked_hosts(
@@ -1019,7 +1020,7 @@ def thanked_hosts(
     the thanks answer a welcome ("Jordan, welcome. Thanks, Kwabena."); or where they
     open a turn (``before`` is None) that has nothing of a host's in it (``hosting``):
     "Thanks, Mateus. So, in my family, the shop came first." """
-    next_sentence = re.split(r"(?<=[.!?])\s", after)[0]
+    next_sentence = first_sentence(after)
     matches = _names(THANKED, text)
     if not ON_THE_SHOW.search(f"{text} {next_sentence}"):
         matches = (m for m in matches if _replies(text, m.start(), before, hosting))
@@ -1031,7 +1032,7 @@ def thanked_hosts(
 
 def listed_guests(text: str) -> Iterator[tuple[str, str]]:
     """Names listed after a plural introduction, in the same sentence."""
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    for sentence in SENTENCE_END.split(text):
         cue = GUEST_LIST.search(sentence)
         if cue is None:
             continue
@@ -1042,6 +1043,17 @@ def listed_guests(text: str) -> Iterator[tuple[str, str]]:
             # only the words just before the name: the whole prefix each time is quadratic
             if not _PLACE_OR_FIRM.search(rest, max(0, start - 12), start):
                 yield _trim(match.group("name")), role
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_sentence(text: str) -> str:
+    return SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+
+
+def last_sentence(text: str) -> str:
+    return SENTENCE_END.split(text.strip())[-1]
 
 
 FILLER = r"(?i:uh|um|er|erm)"
